@@ -1,0 +1,1 @@
+//! clap definitions of every subcommand and flag.

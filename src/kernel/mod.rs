@@ -1,0 +1,1 @@
+//! The only place that calls `perf_event_open`, `mmap` and `ioctl`.

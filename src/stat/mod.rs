@@ -1,0 +1,1 @@
+//! Counting session: open counters on a target, read, scale, derive, print.

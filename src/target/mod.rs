@@ -1,0 +1,1 @@
+//! Launch a command behind an exec gate, attach to a pid, forward signals, map exit status.
