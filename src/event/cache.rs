@@ -80,15 +80,23 @@ impl CacheEvent {
     }
 
     /// The name perf prints: `L1-dcache-loads` for accesses, `L1-dcache-load-misses` for misses
-    /// (`__evsel__hw_cache_type_op_res_name`).
+    /// (`__evsel__hw_cache_type_op_res_name`). Ids outside the uapi ranges print as `?`.
     pub fn canonical_name(self) -> String {
-        let cache = CACHES[self.cache as usize][0];
+        let spelling = |table: &[&[&'static str]], id: u32, which: usize| {
+            table
+                .get(id as usize)
+                .and_then(|names| names.get(which))
+                .copied()
+                .unwrap_or("?")
+        };
+        let cache = spelling(&CACHES, self.cache, 0);
         if self.result == sys::PERF_COUNT_HW_CACHE_RESULT_ACCESS {
-            format!("{cache}-{}", OPS[self.op as usize][1])
+            format!("{cache}-{}", spelling(&OPS, self.op, 1))
         } else {
             format!(
                 "{cache}-{}-{}",
-                OPS[self.op as usize][0], RESULTS[self.result as usize][0]
+                spelling(&OPS, self.op, 0),
+                spelling(&RESULTS, self.result, 0)
             )
         }
     }
@@ -125,7 +133,7 @@ pub fn cache_name(cache: u32) -> &'static str {
 pub fn valid_op_names(cache: u32) -> String {
     (0..sys::PERF_COUNT_HW_CACHE_OP_MAX)
         .filter(|&op| is_valid_op(cache, op))
-        .map(|op| OPS[op as usize][0])
+        .filter_map(|op| OPS.get(op as usize).map(|names| names[0]))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -43,6 +43,9 @@ pub enum EventError {
     #[error("modifier '{modifier}' repeated in '{event}': give each modifier once")]
     RepeatedModifier { event: String, modifier: char },
 
+    #[error("'{event}' looks like a tracepoint (subsystem:event), which pyperf does not support; after ':' only the modifiers u, k, h, p may follow")]
+    Tracepoint { event: String },
+
     #[error("too many 'p' modifiers in '{event}': the most precise level is ppp")]
     TooPrecise { event: String },
 

@@ -25,7 +25,7 @@ use std::path::Path;
 use perf_event_open_sys::bindings as sys;
 use perf_event_open_sys::bindings::perf_event_attr;
 
-pub use cache::{all_spellings as cache_event_spellings, CacheEvent};
+pub use cache::all_spellings as cache_event_spellings;
 pub use error::EventError;
 pub use list::{format_list, list_entries, list_entries_in, Category, ListEntry, NOT_SUPPORTED};
 pub use pmu::SYSFS_PMU_ROOT;
@@ -396,6 +396,10 @@ mod tests {
         ));
         assert!(matches!(
             err("sched:sched_switch"),
+            EventError::Tracepoint { .. }
+        ));
+        assert!(matches!(
+            err("cycles:uxz"),
             EventError::UnknownModifier { .. }
         ));
     }
@@ -484,6 +488,43 @@ mod tests {
             EventError::BadTermValue { .. }
         ));
         assert!(matches!(err("cpu/event=1"), EventError::UnclosedPmu { .. }));
+    }
+
+    #[test]
+    fn bare_name_on_several_pmus_gives_one_event_per_pmu() {
+        let dir = tempfile::tempdir().unwrap();
+        for (pmu, type_) in [("uncore_b", 21), ("uncore_a", 20)] {
+            super::pmu::test_tree::add_pmu(
+                dir.path(),
+                pmu,
+                type_,
+                &[("event", "config:0-7")],
+                &[("clockticks", "event=0xff")],
+            );
+        }
+        let g = parse_event_list_in("clockticks:u", dir.path()).unwrap();
+        let got: Vec<(String, u32, u64, bool)> = g
+            .iter()
+            .map(|g| {
+                let e = &g.events[0];
+                (
+                    e.name.clone(),
+                    e.type_,
+                    e.config,
+                    e.modifiers.exclude_kernel,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("uncore_a/clockticks/u".to_string(), 20, 0xff, true),
+                ("uncore_b/clockticks/u".to_string(), 21, 0xff, true),
+            ]
+        );
+        let g = parse_event_list_in("{clockticks,cs}", dir.path()).unwrap();
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].events.len(), 3);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::cache::{self, CacheParseError};
-use super::pmu::{self, Pmu};
+use super::pmu::{self, Pmu, PmuEncoding};
 use super::{modifiers, names, suggest, EventError, EventGroup, EventKind, EventSpec, Modifiers};
 use perf_event_open_sys::bindings as sys;
 
@@ -62,111 +62,118 @@ fn split_list(input: &str) -> Result<Vec<Item<'_>>, EventError> {
     if input.trim().is_empty() {
         return Err(EventError::EmptyList);
     }
-    let bytes = input.as_bytes();
-    let err_at = |pos: usize| (input.to_string(), column(input, pos));
+    let mut scan = Scanner { input, pos: 0 };
     let mut items = Vec::new();
-    let mut pos = 0;
     loop {
-        if bytes.get(pos) == Some(&b'{') {
-            let open = pos;
-            pos += 1;
-            let mut members = Vec::new();
-            loop {
-                match bytes.get(pos) {
-                    Some(b'}') if members.is_empty() => {
-                        let (input, column) = err_at(open);
-                        return Err(EventError::EmptyGroup { input, column });
-                    }
-                    Some(b'{') => {
-                        let (input, column) = err_at(pos);
-                        return Err(EventError::NestedGroup { input, column });
-                    }
-                    _ => {}
-                }
-                let (text, end) = event_text(input, pos)?;
-                if text.trim().is_empty() {
-                    let (input, column) = err_at(if end < bytes.len() { end } else { open });
-                    return Err(if end >= bytes.len() {
-                        EventError::UnclosedGroup { input, column }
-                    } else {
-                        EventError::EmptyEvent { input, column }
-                    });
-                }
-                members.push(text.trim());
-                pos = end;
-                match bytes.get(pos) {
-                    Some(b',') => pos += 1,
-                    Some(b'}') => {
-                        pos += 1;
-                        break;
-                    }
-                    Some(b'{') => {
-                        let (input, column) = err_at(pos);
-                        return Err(EventError::NestedGroup { input, column });
-                    }
-                    _ => {
-                        let (input, column) = err_at(open);
-                        return Err(EventError::UnclosedGroup { input, column });
-                    }
-                }
-            }
-            // Optional ":modifiers" up to the next ','.
-            let mut mods = "";
-            if bytes.get(pos) == Some(&b':') {
-                let start = pos + 1;
-                let end = input[start..]
-                    .find([',', '{', '}'])
-                    .map_or(input.len(), |i| start + i);
-                mods = input[start..end].trim();
-                pos = end;
-            }
-            items.push(Item::Group {
-                members,
-                modifiers: mods,
-            });
-            match bytes.get(pos) {
-                None | Some(b',') => {}
-                Some(b'}') => {
-                    let (input, column) = err_at(pos);
-                    return Err(EventError::StrayCloseBrace { input, column });
-                }
-                Some(_) => {
-                    let (input, column) = err_at(pos);
-                    return Err(EventError::BadGroupSuffix { input, column });
-                }
-            }
+        let item = if scan.peek() == Some(b'{') {
+            scan.group()?
         } else {
-            let (text, end) = event_text(input, pos)?;
+            scan.plain_event()?
+        };
+        items.push(item);
+        // After an item: the end, or ',' and another item.
+        match scan.peek() {
+            None => return Ok(items),
+            Some(b',') if scan.pos + 1 < input.len() => scan.pos += 1,
+            Some(b',') => return Err(scan.error_at(scan.pos, ErrorKind::EmptyEvent)),
+            Some(b'}') => return Err(scan.error_at(scan.pos, ErrorKind::StrayCloseBrace)),
+            Some(b'{') => return Err(scan.error_at(scan.pos, ErrorKind::MisplacedOpenBrace)),
+            Some(_) => return Err(scan.error_at(scan.pos, ErrorKind::BadGroupSuffix)),
+        }
+    }
+}
+
+/// The positional errors of [`split_list`], before the input and column are attached.
+enum ErrorKind {
+    EmptyEvent,
+    StrayCloseBrace,
+    UnclosedGroup,
+    NestedGroup,
+    MisplacedOpenBrace,
+    EmptyGroup,
+    BadGroupSuffix,
+}
+
+/// A cursor over the `-e` text.
+struct Scanner<'a> {
+    input: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.input.as_bytes().get(self.pos).copied()
+    }
+
+    fn error_at(&self, pos: usize, kind: ErrorKind) -> EventError {
+        let (input, column) = (self.input.to_string(), column(self.input, pos));
+        match kind {
+            ErrorKind::EmptyEvent => EventError::EmptyEvent { input, column },
+            ErrorKind::StrayCloseBrace => EventError::StrayCloseBrace { input, column },
+            ErrorKind::UnclosedGroup => EventError::UnclosedGroup { input, column },
+            ErrorKind::NestedGroup => EventError::NestedGroup { input, column },
+            ErrorKind::MisplacedOpenBrace => EventError::MisplacedOpenBrace { input, column },
+            ErrorKind::EmptyGroup => EventError::EmptyGroup { input, column },
+            ErrorKind::BadGroupSuffix => EventError::BadGroupSuffix { input, column },
+        }
+    }
+
+    /// One event outside a group; stops before the delimiter.
+    fn plain_event(&mut self) -> Result<Item<'a>, EventError> {
+        let start = self.pos;
+        let (text, end) = event_text(self.input, start)?;
+        self.pos = end;
+        if text.trim().is_empty() {
+            return Err(match self.peek() {
+                Some(b'}') => self.error_at(end, ErrorKind::StrayCloseBrace),
+                _ => self.error_at(start, ErrorKind::EmptyEvent),
+            });
+        }
+        Ok(Item::Event(text.trim()))
+    }
+
+    /// `{a,b,...}` with optional `:modifiers`; `pos` is at the `{`.
+    fn group(&mut self) -> Result<Item<'a>, EventError> {
+        let open = self.pos;
+        self.pos += 1;
+        let mut members = Vec::new();
+        loop {
+            match self.peek() {
+                Some(b'}') if members.is_empty() => {
+                    return Err(self.error_at(open, ErrorKind::EmptyGroup))
+                }
+                Some(b'{') => return Err(self.error_at(self.pos, ErrorKind::NestedGroup)),
+                _ => {}
+            }
+            let (text, end) = event_text(self.input, self.pos)?;
+            self.pos = end;
             if text.trim().is_empty() {
-                let (input, column) = err_at(pos);
-                return Err(match bytes.get(end) {
-                    Some(b'}') => EventError::StrayCloseBrace { input, column },
-                    _ => EventError::EmptyEvent { input, column },
+                return Err(match self.peek() {
+                    None => self.error_at(open, ErrorKind::UnclosedGroup),
+                    Some(_) => self.error_at(end, ErrorKind::EmptyEvent),
                 });
             }
-            items.push(Item::Event(text.trim()));
-            pos = end;
-            match bytes.get(pos) {
-                None | Some(b',') => {}
+            members.push(text.trim());
+            match self.peek() {
+                Some(b',') => self.pos += 1,
                 Some(b'}') => {
-                    let (input, column) = err_at(pos);
-                    return Err(EventError::StrayCloseBrace { input, column });
+                    self.pos += 1;
+                    break;
                 }
-                Some(_) => {
-                    let (input, column) = err_at(pos);
-                    return Err(EventError::MisplacedOpenBrace { input, column });
-                }
+                Some(b'{') => return Err(self.error_at(self.pos, ErrorKind::NestedGroup)),
+                _ => return Err(self.error_at(open, ErrorKind::UnclosedGroup)),
             }
         }
-        // Here bytes[pos] is ',' or the end.
-        if pos >= bytes.len() {
-            return Ok(items);
+        let mut modifiers = "";
+        if self.peek() == Some(b':') {
+            let start = self.pos + 1;
+            let end = self.input[start..]
+                .find([',', '{', '}'])
+                .map_or(self.input.len(), |i| start + i);
+            modifiers = self.input[start..end].trim();
+            self.pos = end;
         }
-        pos += 1;
-        if pos >= bytes.len() {
-            let (input, column) = err_at(pos - 1);
-            return Err(EventError::EmptyEvent { input, column });
-        }
+        Ok(Item::Group { members, modifiers })
     }
 }
 
@@ -204,43 +211,88 @@ fn resolve_event(
     root: &Path,
 ) -> Result<Vec<EventSpec>, EventError> {
     let (body, mods) = split_modifiers(text);
-    let mut m = modifiers::apply(Modifiers::default(), mods, text)?;
-    if let Some(g) = group_mods {
-        m = modifiers::apply(m, g, text)?;
-    }
-    let display = if mods.is_empty() {
-        text.trim_end_matches(':').to_string()
-    } else {
-        text.to_string()
-    };
-    let spec = |kind, type_, config, name: Option<String>| EventSpec {
-        name: name.unwrap_or_else(|| display.clone()),
-        kind,
-        type_,
-        config,
-        config1: 0,
-        config2: 0,
-        modifiers: m,
-    };
-
     if body.is_empty() {
         return Err(EventError::EmptyEvent {
             input: text.to_string(),
             column: 1,
         });
     }
+    if looks_like_tracepoint(body, mods) {
+        return Err(EventError::Tracepoint {
+            event: text.to_string(),
+        });
+    }
+    let mut m = modifiers::apply(Modifiers::default(), mods, text)?;
+    if let Some(g) = group_mods {
+        m = modifiers::apply(m, g, text)?;
+    }
+    // perf shows the event as written, with its own modifiers but not the group's.
+    let display = if mods.is_empty() {
+        text.trim_end_matches(':')
+    } else {
+        text
+    };
+    Ok(encode_body(body, mods, text, root)?
+        .into_iter()
+        .map(|e| EventSpec {
+            name: e.name.unwrap_or_else(|| display.to_string()),
+            kind: e.kind,
+            type_: e.type_,
+            config: e.config,
+            config1: e.config1,
+            config2: e.config2,
+            modifiers: m,
+        })
+        .collect())
+}
+
+/// An event body's encoding, before modifiers and the display name are attached.
+struct Encoded {
+    kind: EventKind,
+    type_: u32,
+    config: u64,
+    config1: u64,
+    config2: u64,
+    /// A name other than the text as written (`name=` term, or `pmu/ev/`).
+    name: Option<String>,
+}
+
+impl Encoded {
+    fn simple(kind: EventKind, type_: u32, config: u64) -> Vec<Encoded> {
+        vec![Encoded {
+            kind,
+            type_,
+            config,
+            config1: 0,
+            config2: 0,
+            name: None,
+        }]
+    }
+
+    fn pmu(pmu: &Pmu, enc: PmuEncoding) -> Encoded {
+        Encoded {
+            kind: EventKind::Pmu(pmu.name.clone()),
+            type_: enc.type_,
+            config: enc.config,
+            config1: enc.config1,
+            config2: enc.config2,
+            name: enc.name,
+        }
+    }
+}
+
+/// Looks `body` up in perf's order: `pmu/terms/`, generic names, raw `rNNN`, cache
+/// events, then sysfs event names on any PMU.
+fn encode_body(
+    body: &str,
+    mods: &str,
+    text: &str,
+    root: &Path,
+) -> Result<Vec<Encoded>, EventError> {
     if let Some((pmu_name, terms)) = split_pmu(body) {
         let pmu = Pmu::open(root, pmu_name, text)?;
         let enc = pmu.encode(terms, text)?;
-        let mut s = spec(
-            EventKind::Pmu(pmu.name.clone()),
-            enc.type_,
-            enc.config,
-            enc.name,
-        );
-        s.config1 = enc.config1;
-        s.config2 = enc.config2;
-        return Ok(vec![s]);
+        return Ok(vec![Encoded::pmu(&pmu, enc)]);
     }
     if let Some(sym) = names::lookup(body) {
         let kind = if sym.type_ == sys::PERF_TYPE_HARDWARE {
@@ -248,23 +300,22 @@ fn resolve_event(
         } else {
             EventKind::Software
         };
-        return Ok(vec![spec(kind, sym.type_, sym.config, None)]);
+        return Ok(Encoded::simple(kind, sym.type_, sym.config));
     }
     if let Some(raw) = parse_raw(body) {
         let config = raw.map_err(|why| EventError::BadRaw {
             text: body.to_string(),
             why,
         })?;
-        return Ok(vec![spec(EventKind::Raw, sys::PERF_TYPE_RAW, config, None)]);
+        return Ok(Encoded::simple(EventKind::Raw, sys::PERF_TYPE_RAW, config));
     }
     match cache::parse(body) {
         Ok(ev) => {
-            return Ok(vec![spec(
+            return Ok(Encoded::simple(
                 EventKind::HwCache,
                 sys::PERF_TYPE_HW_CACHE,
                 ev.config(),
-                None,
-            )])
+            ))
         }
         Err(CacheParseError::InvalidOp { cache }) => {
             return Err(EventError::InvalidCacheOp {
@@ -276,26 +327,23 @@ fn resolve_event(
         Err(CacheParseError::NotCache | CacheParseError::BadSuffix) => {}
     }
     let pmus = pmu::pmus_with_event(root, body);
-    if !pmus.is_empty() {
-        let mut specs = Vec::new();
-        for p in pmus {
-            let enc = p.encode(body, text)?;
-            let mut s = spec(
-                EventKind::Pmu(p.name.clone()),
-                enc.type_,
-                enc.config,
-                enc.name,
-            );
-            s.config1 = enc.config1;
-            s.config2 = enc.config2;
-            specs.push(s);
-        }
-        return Ok(specs);
+    if pmus.is_empty() {
+        return Err(EventError::UnknownEvent {
+            name: body.to_string(),
+            suggestions: suggest::closest(body, root),
+        });
     }
-    Err(EventError::UnknownEvent {
-        name: body.to_string(),
-        suggestions: suggest::closest(body, root),
-    })
+    let several = pmus.len() > 1;
+    let mut out = Vec::new();
+    for p in &pmus {
+        let mut e = Encoded::pmu(p, p.encode(body, text)?);
+        // The same name on several PMUs: tell the events apart by PMU.
+        if several && e.name.is_none() {
+            e.name = Some(format!("{}/{body}/{mods}", p.name));
+        }
+        out.push(e);
+    }
+    Ok(out)
 }
 
 /// Splits `event:mods` / `pmu/terms/mods` / `pmu/terms/:mods` into (event, mods).
@@ -312,6 +360,20 @@ fn split_modifiers(text: &str) -> (&str, &str) {
         Some((body, mods)) => (body.trim(), mods.trim()),
         None => (text.trim(), ""),
     }
+}
+
+/// `sched:sched_switch`: a word after ':' that cannot be modifiers (perf's modifier
+/// letters are ukhpPGHSDIWeb) on a name that is no other kind of event.
+fn looks_like_tracepoint(body: &str, mods: &str) -> bool {
+    !body.contains('/')
+        && names::lookup(body).is_none()
+        && parse_raw(body).is_none()
+        && cache::parse(body).is_err()
+        && mods.len() >= 3
+        && mods.chars().any(|c| !"ukhpPGHSDIWeb".contains(c))
+        && mods
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '*' | '-'))
 }
 
 /// `pmu/terms/` -> (pmu, terms).

@@ -323,29 +323,15 @@ impl Pmu {
     /// `event` is the whole event as written, for messages.
     pub fn encode(&self, terms: &str, event: &str) -> Result<PmuEncoding, EventError> {
         let formats = self.formats()?;
-        let user_terms = parse_terms(terms, event)?;
-
-        // A bare term naming a sysfs event expands in place to that event's terms, so
-        // user terms after it (cpu/eventname,umask=2/) override what the event sets.
-        let mut expanded = Vec::new();
-        for term in user_terms {
-            if term.value == TermValue::Bare {
-                if let Some(alias_terms) = self.event_terms(&term.name, event)? {
-                    expanded.extend(alias_terms);
-                    continue;
-                }
-            }
-            expanded.push(term);
-        }
-
+        let terms = self.expand_events(parse_terms(terms, event)?, event)?;
         let mut enc = PmuEncoding {
             type_: self.type_,
             ..PmuEncoding::default()
         };
         // Whole-word terms first, then format fields on top, as perf does.
-        for term in &expanded {
-            let value = match &term.value {
-                TermValue::Num(n) => *n,
+        for term in &terms {
+            let value = match term.value {
+                TermValue::Num(n) => n,
                 TermValue::Bare => 1,
                 _ => continue,
             };
@@ -356,56 +342,33 @@ impl Pmu {
                 _ => {}
             }
         }
-        for (i, term) in expanded.iter().enumerate() {
+        for (i, term) in terms.iter().enumerate() {
+            let bad_term = || EventError::BadTerm {
+                term: term.name.clone(),
+                event: event.to_string(),
+            };
+            if term.name == "name" {
+                enc.name = Some(match &term.value {
+                    TermValue::Text(t) => t.clone(),
+                    TermValue::Num(n) => n.to_string(),
+                    _ => return Err(bad_term()),
+                });
+                continue;
+            }
             if BUILTIN_TERMS.contains(&term.name.as_str()) {
-                if term.name == "name" {
-                    enc.name = match &term.value {
-                        TermValue::Text(t) => Some(t.clone()),
-                        TermValue::Num(n) => Some(n.to_string()),
-                        _ => {
-                            return Err(EventError::BadTerm {
-                                term: term.name.clone(),
-                                event: event.to_string(),
-                            })
-                        }
-                    };
-                } else if matches!(term.value, TermValue::Text(_)) {
-                    return Err(EventError::BadTerm {
-                        term: term.name.clone(),
-                        event: event.to_string(),
-                    });
+                if matches!(term.value, TermValue::Text(_)) {
+                    return Err(bad_term());
                 }
                 continue;
             }
-            let Some(format) = formats.iter().find(|f| f.name == term.name) else {
-                if PERF_ONLY_TERMS.contains(&term.name.as_str()) {
-                    return Err(EventError::UnsupportedTerm {
-                        term: term.name.clone(),
-                        event: event.to_string(),
-                    });
-                }
-                let mut valid: Vec<String> = formats.iter().map(|f| f.name.clone()).collect();
-                valid.extend(BUILTIN_TERMS.iter().map(|s| s.to_string()));
-                return Err(EventError::UnknownTerm {
-                    pmu: self.name.clone(),
-                    term: term.name.clone(),
-                    event: event.to_string(),
-                    valid,
-                    events: self.event_names(),
-                });
-            };
-            let value = match &term.value {
-                TermValue::Num(n) => *n,
+            let format = self.format_for(&formats, &term.name, event)?;
+            let value = match term.value {
+                TermValue::Num(n) => n,
                 TermValue::Bare => 1,
-                TermValue::Text(_) => {
-                    return Err(EventError::BadTerm {
-                        term: term.name.clone(),
-                        event: event.to_string(),
-                    })
-                }
+                TermValue::Text(_) => return Err(bad_term()),
                 TermValue::Query => {
                     // A `?` is satisfied by any numeric term of the same name.
-                    let supplied = expanded.iter().enumerate().any(|(j, t)| {
+                    let supplied = terms.iter().enumerate().any(|(j, t)| {
                         j != i && t.name == term.name && matches!(t.value, TermValue::Num(_))
                     });
                     if supplied {
@@ -417,26 +380,79 @@ impl Pmu {
                     });
                 }
             };
-            let bits = format.width();
-            if bits < 64 && value >> bits != 0 {
-                return Err(EventError::ValueTooWide {
-                    term: term.name.clone(),
-                    event: event.to_string(),
-                    value,
-                    bits,
-                    max: (1u64 << bits) - 1,
-                });
-            }
-            let word = match format.word {
-                ConfigWord::Config => &mut enc.config,
-                ConfigWord::Config1 => &mut enc.config1,
-                ConfigWord::Config2 => &mut enc.config2,
-            };
-            // The last term writing a field wins: clear its bits before setting them.
-            *word = (*word & !format.mask) | scatter(value, format.mask);
+            set_field(&mut enc, format, value, event)?;
         }
         Ok(enc)
     }
+
+    /// Replaces each bare term naming a sysfs event by that event's terms, in place,
+    /// so user terms after it (`cpu/eventname,umask=2/`) override what the event sets.
+    fn expand_events(&self, terms: Vec<Term>, event: &str) -> Result<Vec<Term>, EventError> {
+        let mut out = Vec::new();
+        for term in terms {
+            if term.value == TermValue::Bare {
+                if let Some(event_terms) = self.event_terms(&term.name, event)? {
+                    out.extend(event_terms);
+                    continue;
+                }
+            }
+            out.push(term);
+        }
+        Ok(out)
+    }
+
+    /// The format entry for `name`, or an error listing what is valid.
+    fn format_for<'f>(
+        &self,
+        formats: &'f [FormatTerm],
+        name: &str,
+        event: &str,
+    ) -> Result<&'f FormatTerm, EventError> {
+        if let Some(f) = formats.iter().find(|f| f.name == name) {
+            return Ok(f);
+        }
+        if PERF_ONLY_TERMS.contains(&name) {
+            return Err(EventError::UnsupportedTerm {
+                term: name.to_string(),
+                event: event.to_string(),
+            });
+        }
+        let mut valid: Vec<String> = formats.iter().map(|f| f.name.clone()).collect();
+        valid.extend(BUILTIN_TERMS.iter().map(|s| s.to_string()));
+        Err(EventError::UnknownTerm {
+            pmu: self.name.clone(),
+            term: name.to_string(),
+            event: event.to_string(),
+            valid,
+            events: self.event_names(),
+        })
+    }
+}
+
+/// Writes `value` into the bits `format` names; the last term for a field wins.
+fn set_field(
+    enc: &mut PmuEncoding,
+    format: &FormatTerm,
+    value: u64,
+    event: &str,
+) -> Result<(), EventError> {
+    let bits = format.width();
+    if bits < 64 && value >> bits != 0 {
+        return Err(EventError::ValueTooWide {
+            term: format.name.clone(),
+            event: event.to_string(),
+            value,
+            bits,
+            max: (1u64 << bits) - 1,
+        });
+    }
+    let word = match format.word {
+        ConfigWord::Config => &mut enc.config,
+        ConfigWord::Config1 => &mut enc.config1,
+        ConfigWord::Config2 => &mut enc.config2,
+    };
+    *word = (*word & !format.mask) | scatter(value, format.mask);
+    Ok(())
 }
 
 /// File names in `dir`, sorted; empty when it is missing or unreadable.

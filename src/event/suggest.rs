@@ -7,9 +7,16 @@ use super::list::{list_entries_in, Category, ListEntry};
 /// How many events a suggestion names at most.
 const MAX_EVENTS: usize = 3;
 
-/// Edit distance (with transpositions), ignoring ASCII case.
-fn distance(a: &str, b: &str) -> usize {
-    strsim::osa_distance(&a.to_ascii_lowercase(), &b.to_ascii_lowercase())
+/// Edit distance (with transpositions), ignoring ASCII case; a known name that starts
+/// with a typed name of three or more characters counts as one edit ("instr").
+fn distance(typed: &str, known: &str) -> usize {
+    let (typed, known) = (typed.to_ascii_lowercase(), known.to_ascii_lowercase());
+    let d = strsim::osa_distance(&typed, &known);
+    if typed.len() >= 3 && known.starts_with(&typed) {
+        d.min(1)
+    } else {
+        d
+    }
 }
 
 /// The `ev` of a `pmu/ev/` entry.
@@ -97,6 +104,8 @@ mod tests {
         assert_eq!(near("L1-dcache-load-mises")[0], "L1-dcache-load-misses");
         assert_eq!(near("contxt-switches"), vec!["context-switches", "cs"]);
         assert_eq!(near("tsx"), vec!["msr/tsc/"]);
+        assert_eq!(near("instr"), vec!["instructions"]);
+        assert_eq!(near("cache"), vec!["cache-misses", "cache-references"]);
     }
 
     #[test]
