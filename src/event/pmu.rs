@@ -164,6 +164,16 @@ pub fn parse_format(name: &str, text: &str) -> Option<FormatTerm> {
     })
 }
 
+/// True for a format naming a config word beyond config2 (`config3:0-63`), which
+/// `EventSpec` does not carry.
+fn writes_unsupported_word(text: &str) -> bool {
+    text.split_once(':').is_some_and(|(word, _)| {
+        word.strip_prefix("config")
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n > 2)
+    })
+}
+
 /// Spreads `value` over the set bits of `mask`, lowest first (perf's `pmu_format_value`).
 /// The caller has checked that `value` fits in `mask.count_ones()` bits.
 pub fn scatter(value: u64, mask: u64) -> u64 {
@@ -275,6 +285,11 @@ impl Pmu {
         for name in list_dir(&self.dir.join("format")) {
             let path = self.dir.join("format").join(&name);
             let text = read_sysfs(&path)?;
+            if writes_unsupported_word(&text) {
+                // e.g. `config3:` on newer kernels: unusable here, but the PMU's other
+                // terms still work.
+                continue;
+            }
             let term = parse_format(&name, &text).ok_or_else(|| {
                 bad_sysfs(
                     &path,
@@ -727,6 +742,19 @@ mod tests {
             &[("ev", "event==")],
         );
         add_pmu(root.path(), "badtype", 0, &[], &[]);
+        add_pmu(
+            root.path(),
+            "spe",
+            8,
+            &[("ts_enable", "config:0"), ("filter", "config3:0-63")],
+            &[],
+        );
+        let spe = Pmu::open(root.path(), "spe", "x").unwrap();
+        assert_eq!(spe.encode("ts_enable", "x").unwrap().config, 1);
+        assert!(matches!(
+            spe.encode("filter=1", "x"),
+            Err(EventError::UnknownTerm { .. })
+        ));
         std::fs::write(root.path().join("badtype/type"), "x\n").unwrap();
         let bad = Pmu::open(root.path(), "bad", "x").unwrap();
         assert!(matches!(
