@@ -1,0 +1,4 @@
+//! One module per subcommand: each turns parsed arguments into work and an exit code.
+
+pub mod list;
+pub mod stat;
