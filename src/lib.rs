@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod event;
 pub mod kernel;
+pub mod output;
 pub mod profile;
 pub mod stat;
 pub mod target;
