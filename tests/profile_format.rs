@@ -726,3 +726,17 @@ fn a_recording_killed_with_sigkill_reads_as_a_prefix() {
         out.info.file_bytes
     );
 }
+
+#[test]
+fn a_full_disk_is_a_write_error_naming_the_file() {
+    let err = match ProfileWriter::create(Path::new("/dev/full"), &Header::default()) {
+        Ok(_) => panic!("writing to /dev/full succeeded"),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    assert!(matches!(err, ProfileError::Write { .. }), "{text}");
+    assert!(
+        text.contains("/dev/full") && text.contains("space"),
+        "{text}"
+    );
+}

@@ -3,7 +3,7 @@
 //! - [`model`]: the in-memory symbolic profile every output reads;
 //! - [`ProfileBuilder`]: interns frames and stacks while building one;
 //! - [`raw`]: what the recorder writes before symbolization (address frames, modules);
-//! - [`format`]: the streamed file ([`ProfileWriter`], [`read_profile`]).
+//! - [`format`](mod@format): the streamed file ([`ProfileWriter`], [`read_profile`]).
 
 pub mod builder;
 pub mod format;

@@ -218,10 +218,10 @@ fn describe_foreign(bytes: &[u8]) -> String {
 /// Counts read from a file only size the first allocation up to this; the
 /// rest grows with items actually decoded.
 const PREALLOC_LIMIT: usize = 256;
-/// Frame strings the reader will copy out of a file. Real profiles use a few
-/// megabytes; a crafted file could otherwise make tiny frames that each copy
-/// one long string.
-const FRAME_STRING_BUDGET: u64 = 1 << 30;
+/// Text the reader will copy out of the string table. Real profiles copy a
+/// few megabytes; a crafted file could otherwise make millions of tiny
+/// records that each copy one long string.
+const STRING_COPY_BUDGET: u64 = 1 << 30;
 
 #[derive(Debug)]
 struct RawHeader {
@@ -266,8 +266,8 @@ struct RawTables {
     prev_thread: ThreadIdx,
     prev_event: EventIdx,
     prev_weight: Vec<u64>,
-    /// Bytes of strings copied into frames so far (see [`FRAME_STRING_BUDGET`]).
-    frame_string_bytes: u64,
+    /// Bytes copied out of the string table so far (see [`STRING_COPY_BUDGET`]).
+    copied_string_bytes: u64,
 }
 
 impl RawTables {
@@ -497,14 +497,6 @@ impl RawTables {
             ),
         };
         let module = self.opt_string_ref(d)?;
-        self.frame_string_bytes += (function.len()
-            + file.as_ref().map_or(0, String::len)
-            + module.as_ref().map_or(0, String::len)) as u64;
-        if self.frame_string_bytes > FRAME_STRING_BUDGET {
-            return Err(
-                d.corrupt("frames name more than 1 GiB of text; the file is not a real profile")
-            );
-        }
         Ok(Frame {
             kind,
             function,
@@ -515,24 +507,31 @@ impl RawTables {
         })
     }
 
-    fn string_ref(&self, d: &mut Decoder<'_>) -> Result<String, FormatProblem> {
+    fn string_ref(&mut self, d: &mut Decoder<'_>) -> Result<String, FormatProblem> {
         let id = d.u64()?;
-        self.strings
-            .get(id as usize)
-            .cloned()
-            .ok_or_else(|| d.corrupt(format!("reference to missing string {id}")))
+        self.string_by_id(d, id)
     }
 
-    fn opt_string_ref(&self, d: &mut Decoder<'_>) -> Result<Option<String>, FormatProblem> {
+    /// `0` for none, else a string id plus one.
+    fn opt_string_ref(&mut self, d: &mut Decoder<'_>) -> Result<Option<String>, FormatProblem> {
         match d.u64()? {
             0 => Ok(None),
-            n => self
-                .strings
-                .get((n - 1) as usize)
-                .cloned()
-                .map(Some)
-                .ok_or_else(|| d.corrupt(format!("reference to missing string {}", n - 1))),
+            n => self.string_by_id(d, n - 1).map(Some),
         }
+    }
+
+    fn string_by_id(&mut self, d: &Decoder<'_>, id: u64) -> Result<String, FormatProblem> {
+        let s = self
+            .strings
+            .get(id as usize)
+            .ok_or_else(|| d.corrupt(format!("reference to missing string {id}")))?;
+        self.copied_string_bytes += s.len() as u64;
+        if self.copied_string_bytes > STRING_COPY_BUDGET {
+            return Err(d.corrupt(
+                "records refer to more than 1 GiB of text; the file is not a real profile",
+            ));
+        }
+        Ok(s.clone())
     }
 
     fn node_ref(&self, d: &mut Decoder<'_>) -> Result<StackNodeId, FormatProblem> {

@@ -69,6 +69,9 @@ pub struct ProfileWriter {
     prev_weight: Vec<u64>,
     samples: u64,
     finished: bool,
+    /// Set when a write failed: the file may end inside a chunk, so nothing
+    /// more may follow it (the reader would see the next chunk as damage).
+    failed: bool,
 }
 
 impl ProfileWriter {
@@ -106,6 +109,7 @@ impl ProfileWriter {
             prev_weight: vec![0; header.events.len()],
             samples: 0,
             finished: false,
+            failed: false,
         };
         let mut start = MAGIC.to_vec();
         start.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -480,12 +484,19 @@ impl ProfileWriter {
     }
 
     fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ProfileError> {
-        self.file
-            .write_all(bytes)
-            .map_err(|source| ProfileError::Write {
+        if self.failed {
+            return Err(ProfileError::Write {
+                path: self.path.clone(),
+                source: std::io::Error::other("an earlier write failed; the file ends there"),
+            });
+        }
+        if let Err(source) = self.file.write_all(bytes) {
+            self.failed = true;
+            return Err(ProfileError::Write {
                 path: self.path.clone(),
                 source,
-            })?;
+            });
+        }
         self.bytes_written += bytes.len() as u64;
         Ok(())
     }
@@ -495,7 +506,7 @@ impl Drop for ProfileWriter {
     /// A writer dropped without `finish` (an error path) still writes what it
     /// buffered, leaving a readable, incomplete profile.
     fn drop(&mut self) {
-        if !self.finished {
+        if !self.finished && !self.failed {
             let _ = self.flush();
         }
     }
