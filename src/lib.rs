@@ -11,6 +11,7 @@ pub mod commands;
 pub mod event;
 pub mod exit;
 pub mod kernel;
+pub mod output;
 pub mod profile;
 pub mod stat;
 pub mod target;
