@@ -13,5 +13,6 @@ pub mod exit;
 pub mod kernel;
 pub mod output;
 pub mod profile;
+pub mod record;
 pub mod stat;
 pub mod target;

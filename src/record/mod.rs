@@ -1,0 +1,5 @@
+//! Sampling session: drain rings, track processes (maps, threads, exec), build stacks.
+
+pub mod options;
+pub mod processes;
+pub mod sampler;
