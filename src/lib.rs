@@ -10,4 +10,5 @@ pub mod event;
 pub mod kernel;
 pub mod profile;
 pub mod stat;
+pub mod symbols;
 pub mod target;
