@@ -15,4 +15,5 @@ pub mod output;
 pub mod profile;
 pub mod record;
 pub mod stat;
+pub mod symbols;
 pub mod target;

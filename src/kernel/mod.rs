@@ -1,6 +1,7 @@
 //! The only place that calls `perf_event_open`, `mmap` and `ioctl`.
 
 pub mod cpus;
+pub mod mapped_file;
 pub mod probe;
 pub mod records;
 pub mod ring;

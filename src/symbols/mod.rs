@@ -1,0 +1,6 @@
+//! ELF + DWARF symbolization, perf maps, jitdump, kallsyms, demangling.
+
+pub mod demangle;
+pub mod elf;
+pub mod error;
+pub mod symtab;
