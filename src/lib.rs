@@ -17,3 +17,4 @@ pub mod record;
 pub mod stat;
 pub mod symbols;
 pub mod target;
+pub mod unwind;

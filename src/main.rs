@@ -7,6 +7,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Stat(args) => commands::stat::run(&args),
         Command::List(args) => commands::list::run(args.filter.as_deref()),
+        Command::Record(args) => commands::record::run(&args),
+        Command::Report(args) => commands::views::report(&args),
+        Command::Flamegraph(args) => commands::views::flamegraph(&args),
+        Command::Collapse(args) => commands::views::collapse(&args),
+        Command::Script(args) => commands::views::script(&args),
     }
 }
 

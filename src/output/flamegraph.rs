@@ -20,11 +20,11 @@ use std::path::Path;
 use inferno::flamegraph::color::{Color, MultiPalette, Palette, PaletteMap};
 use inferno::flamegraph::{self as inferno_fg, Direction};
 
-use super::atomic::write_atomically;
 use super::collapse::{fold, CollapseOptions, WeightMode};
 use super::label::{folded_safe, frame_label};
 use super::select::View;
 use super::OutputError;
+use crate::atomic_file::AtomicFile;
 use crate::profile::{Frame, FrameKind, Profile};
 
 /// Options of the flame graph.
@@ -115,7 +115,13 @@ pub fn write_flamegraph(
     opts: &FlamegraphOptions<'_>,
 ) -> Result<(), OutputError> {
     let svg = render_flamegraph(profile, opts)?;
-    write_atomically(path, &svg)
+    let err = |source| OutputError::WriteFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = AtomicFile::create(path).map_err(err)?;
+    std::io::Write::write_all(&mut file, &svg).map_err(err)?;
+    file.commit().map_err(err)
 }
 
 fn default_title(profile: &Profile, event: &str) -> String {

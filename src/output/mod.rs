@@ -10,7 +10,6 @@
 //! outputs) and [`Selection`] (event, idle samples, hidden frames).
 
 mod aggregate;
-mod atomic;
 pub mod collapse;
 pub mod flamegraph;
 pub mod label;

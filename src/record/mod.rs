@@ -2,4 +2,6 @@
 
 pub mod options;
 pub mod processes;
+pub mod recorder;
 pub mod sampler;
+pub mod session;

@@ -60,11 +60,24 @@ impl Process {
             if let Some(old) = self.maps.remove(&start) {
                 // Keep the parts of the old mapping outside the new one.
                 if old.start < mapping.start {
-                    self.maps.insert(old.start, Mapping { end: mapping.start, ..old.clone() });
+                    self.maps.insert(
+                        old.start,
+                        Mapping {
+                            end: mapping.start,
+                            ..old.clone()
+                        },
+                    );
                 }
                 if old.end > mapping.end {
                     let cut = mapping.end - old.start;
-                    self.maps.insert(mapping.end, Mapping { start: mapping.end, pgoff: old.pgoff + cut, ..old });
+                    self.maps.insert(
+                        mapping.end,
+                        Mapping {
+                            start: mapping.end,
+                            pgoff: old.pgoff + cut,
+                            ..old
+                        },
+                    );
                 }
             }
         }
@@ -94,7 +107,10 @@ impl Processes {
     }
 
     pub fn process_mut(&mut self, pid: u32) -> &mut Process {
-        self.procs.entry(pid).or_insert_with(|| Process { pid, ..Process::default() })
+        self.procs.entry(pid).or_insert_with(|| Process {
+            pid,
+            ..Process::default()
+        })
     }
 
     pub fn thread(&self, tid: u32) -> Option<&Thread> {
@@ -116,7 +132,14 @@ impl Processes {
         if exec || pid == tid {
             self.process_mut(pid).comm = comm.to_string();
         }
-        self.threads.insert(tid, Thread { pid, tid, name: comm.to_string() });
+        self.threads.insert(
+            tid,
+            Thread {
+                pid,
+                tid,
+                name: comm.to_string(),
+            },
+        );
     }
 
     /// A new task: a thread of `pid`, or (pid != ppid) a new process that
@@ -124,10 +147,24 @@ impl Processes {
     pub fn fork(&mut self, pid: u32, ppid: u32, tid: u32) {
         if pid != ppid && !self.procs.contains_key(&pid) {
             let parent = self.procs.get(&ppid).cloned().unwrap_or_default();
-            self.procs.insert(pid, Process { pid, comm: parent.comm.clone(), maps: parent.maps, maps_generation: parent.maps_generation + 1 });
+            self.procs.insert(
+                pid,
+                Process {
+                    pid,
+                    comm: parent.comm.clone(),
+                    maps: parent.maps,
+                    maps_generation: parent.maps_generation + 1,
+                },
+            );
         }
-        let name = self.threads.get(&tid).or_else(|| self.procs.get(&pid).and(self.threads.get(&pid))).map(|t| t.name.clone());
-        let name = name.or_else(|| self.procs.get(&pid).map(|p| p.comm.clone())).unwrap_or_default();
+        let name = self
+            .threads
+            .get(&tid)
+            .or_else(|| self.procs.get(&pid).and(self.threads.get(&pid)))
+            .map(|t| t.name.clone());
+        let name = name
+            .or_else(|| self.procs.get(&pid).map(|p| p.comm.clone()))
+            .unwrap_or_default();
         self.threads.insert(tid, Thread { pid, tid, name });
     }
 
@@ -142,8 +179,17 @@ impl Processes {
             }
         }
         for tid in crate::target::attach::threads_of(pid as i32).unwrap_or_default() {
-            let name = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).map(|s| s.trim_end().to_string()).unwrap_or_default();
-            self.threads.insert(tid as u32, Thread { pid, tid: tid as u32, name });
+            let name = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+                .map(|s| s.trim_end().to_string())
+                .unwrap_or_default();
+            self.threads.insert(
+                tid as u32,
+                Thread {
+                    pid,
+                    tid: tid as u32,
+                    name,
+                },
+            );
         }
     }
 }
@@ -163,7 +209,11 @@ pub fn parse_maps_line(line: &str) -> Option<Mapping> {
         start: u64::from_str_radix(start, 16).ok()?,
         end: u64::from_str_radix(end, 16).ok()?,
         pgoff: u64::from_str_radix(offset, 16).ok()?,
-        path: if path.is_empty() { "//anon".into() } else { path.into() },
+        path: if path.is_empty() {
+            "//anon".into()
+        } else {
+            path.into()
+        },
         build_id: None,
     })
 }
@@ -173,7 +223,13 @@ mod tests {
     use super::*;
 
     fn map(start: u64, end: u64, path: &str) -> Mapping {
-        Mapping { start, end, pgoff: 0, path: path.into(), build_id: None }
+        Mapping {
+            start,
+            end,
+            pgoff: 0,
+            path: path.into(),
+            build_id: None,
+        }
     }
 
     #[test]
@@ -184,7 +240,10 @@ mod tests {
         assert_eq!(&*p.mapping_at(0x1800).unwrap().path, "/a");
         assert_eq!(&*p.mapping_at(0x2800).unwrap().path, "/b");
         let tail = p.mapping_at(0x4000).unwrap();
-        assert_eq!((&*tail.path, tail.start, tail.pgoff), ("/a", 0x3000, 0x2000));
+        assert_eq!(
+            (&*tail.path, tail.start, tail.pgoff),
+            ("/a", 0x3000, 0x2000)
+        );
         assert!(p.mapping_at(0x5000).is_none());
         assert!(p.mapping_at(0x500).is_none());
     }
@@ -193,9 +252,13 @@ mod tests {
     fn exec_clears_maps_and_fork_copies_them() {
         let mut ps = Processes::default();
         ps.set_comm(10, 10, "python3", true);
-        ps.process_mut(10).add_mapping(map(0x1000, 0x2000, "/usr/bin/python3"));
+        ps.process_mut(10)
+            .add_mapping(map(0x1000, 0x2000, "/usr/bin/python3"));
         ps.fork(11, 10, 11);
-        assert_eq!(&*ps.process(11).unwrap().mapping_at(0x1000).unwrap().path, "/usr/bin/python3");
+        assert_eq!(
+            &*ps.process(11).unwrap().mapping_at(0x1000).unwrap().path,
+            "/usr/bin/python3"
+        );
         ps.fork(10, 10, 12);
         assert_eq!(ps.thread(12).unwrap().pid, 10);
         ps.set_comm(11, 11, "ls", true);
@@ -206,10 +269,21 @@ mod tests {
 
     #[test]
     fn parses_proc_maps_lines() {
-        let m = parse_maps_line("7f12a0000000-7f12a0100000 r-xp 00002000 fd:01 1234   /usr/lib/libc.so.6").unwrap();
-        assert_eq!((m.start, m.end, m.pgoff, &*m.path), (0x7f12a0000000, 0x7f12a0100000, 0x2000, "/usr/lib/libc.so.6"));
+        let m = parse_maps_line(
+            "7f12a0000000-7f12a0100000 r-xp 00002000 fd:01 1234   /usr/lib/libc.so.6",
+        )
+        .unwrap();
+        assert_eq!(
+            (m.start, m.end, m.pgoff, &*m.path),
+            (0x7f12a0000000, 0x7f12a0100000, 0x2000, "/usr/lib/libc.so.6")
+        );
         assert!(parse_maps_line("7f12a0000000-7f12a0100000 rw-p 00000000 00:00 0").is_none());
-        assert_eq!(&*parse_maps_line("7ffd000-7ffe000 r-xp 00000000 00:00 0   [vdso]").unwrap().path, "[vdso]");
+        assert_eq!(
+            &*parse_maps_line("7ffd000-7ffe000 r-xp 00000000 00:00 0   [vdso]")
+                .unwrap()
+                .path,
+            "[vdso]"
+        );
     }
 
     #[test]
@@ -218,7 +292,12 @@ mod tests {
         let me = std::process::id();
         ps.seed_from_proc(me);
         let exe = std::fs::read_link("/proc/self/exe").unwrap();
-        assert!(ps.process(me).unwrap().maps.values().any(|m| *m.path == *exe.to_string_lossy()));
+        assert!(ps
+            .process(me)
+            .unwrap()
+            .maps
+            .values()
+            .any(|m| *m.path == *exe.to_string_lossy()));
         assert!(ps.thread(me).is_some());
     }
 }

@@ -17,7 +17,8 @@ use crate::kernel::ring::{RingBuffer, RingError};
 use crate::kernel::{self, cpus, OpenError, PerfFd};
 
 /// The user registers copied with each sample: what x86-64 unwinding needs.
-pub const REGS_USER_MASK: u64 = (1 << b::PERF_REG_X86_BP) | (1 << b::PERF_REG_X86_SP) | (1 << b::PERF_REG_X86_IP);
+pub const REGS_USER_MASK: u64 =
+    (1 << b::PERF_REG_X86_BP) | (1 << b::PERF_REG_X86_SP) | (1 << b::PERF_REG_X86_IP);
 
 /// `PERF_CONTEXT_*` markers in callchains are at or above this value.
 const PERF_CONTEXT_MAX: u64 = -4095i64 as u64;
@@ -87,17 +88,44 @@ pub struct UserRegs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
     Sample(OwnedSample),
-    Mmap { pid: u32, time: u64, addr: u64, len: u64, pgoff: u64, executable: bool, path: String, build_id: Option<Vec<u8>> },
-    Comm { pid: u32, tid: u32, time: u64, comm: String, exec: bool },
-    Fork { pid: u32, ppid: u32, tid: u32, time: u64 },
-    Exit { pid: u32, tid: u32, time: u64 },
+    Mmap {
+        pid: u32,
+        time: u64,
+        addr: u64,
+        len: u64,
+        pgoff: u64,
+        executable: bool,
+        path: String,
+        build_id: Option<Vec<u8>>,
+    },
+    Comm {
+        pid: u32,
+        tid: u32,
+        time: u64,
+        comm: String,
+        exec: bool,
+    },
+    Fork {
+        pid: u32,
+        ppid: u32,
+        tid: u32,
+        time: u64,
+    },
+    Exit {
+        pid: u32,
+        tid: u32,
+        time: u64,
+    },
 }
 
 impl Item {
     pub fn time(&self) -> u64 {
         match self {
             Item::Sample(s) => s.time,
-            Item::Mmap { time, .. } | Item::Comm { time, .. } | Item::Fork { time, .. } | Item::Exit { time, .. } => *time,
+            Item::Mmap { time, .. }
+            | Item::Comm { time, .. }
+            | Item::Fork { time, .. }
+            | Item::Exit { time, .. } => *time,
         }
     }
 }
@@ -124,7 +152,12 @@ pub struct Sampler {
 }
 
 fn sample_type(options: &RecordOptions) -> u64 {
-    let mut t = b::PERF_SAMPLE_IDENTIFIER | b::PERF_SAMPLE_IP | b::PERF_SAMPLE_TID | b::PERF_SAMPLE_TIME | b::PERF_SAMPLE_CPU | b::PERF_SAMPLE_PERIOD;
+    let mut t = b::PERF_SAMPLE_IDENTIFIER
+        | b::PERF_SAMPLE_IP
+        | b::PERF_SAMPLE_TID
+        | b::PERF_SAMPLE_TIME
+        | b::PERF_SAMPLE_CPU
+        | b::PERF_SAMPLE_PERIOD;
     if options.kernel_frames || options.call_graph == CallGraph::FramePointer {
         t |= b::PERF_SAMPLE_CALLCHAIN;
     }
@@ -136,7 +169,12 @@ fn sample_type(options: &RecordOptions) -> u64 {
 
 /// The attr for one sampling event. `tracks_tasks` is set on the first event
 /// only, so mmap/comm/fork records are not duplicated per event.
-pub fn sampling_attr(spec: &EventSpec, options: &RecordOptions, tracks_tasks: bool, launched: bool) -> perf_event_attr {
+pub fn sampling_attr(
+    spec: &EventSpec,
+    options: &RecordOptions,
+    tracks_tasks: bool,
+    launched: bool,
+) -> perf_event_attr {
     let mut attr = kernel::new_attr();
     spec.apply_to(&mut attr);
     attr.sample_type = sample_type(options);
@@ -202,12 +240,23 @@ impl Sampler {
                         Err(OpenError::NoSuchProcess) if !launched => continue,
                         Err(OpenError::NoSuchProcess) => return Err(SamplerError::TargetGone),
                         Err(OpenError::PermissionDenied(_)) => {
-                            return Err(SamplerError::Permission { event: spec.name.clone(), hint: crate::stat::counters::permission_hint() })
+                            return Err(SamplerError::Permission {
+                                event: spec.name.clone(),
+                                hint: crate::stat::counters::permission_hint(),
+                            })
                         }
                         Err(reason @ (OpenError::NotSupported(_) | OpenError::Invalid(_))) => {
-                            return Err(SamplerError::Unsupported { event: spec.name.clone(), reason })
+                            return Err(SamplerError::Unsupported {
+                                event: spec.name.clone(),
+                                reason,
+                            })
                         }
-                        Err(reason) => return Err(SamplerError::Open { event: spec.name.clone(), reason }),
+                        Err(reason) => {
+                            return Err(SamplerError::Open {
+                                event: spec.name.clone(),
+                                reason,
+                            })
+                        }
                     };
                     if let Ok(id) = fd.id() {
                         event_of_id.insert(id, index as u16);
@@ -218,14 +267,28 @@ impl Sampler {
                             ring_owner = Some(fds.len());
                             ring_owners.push(fds.len());
                         }
-                        Some(owner) => fd.set_output(&fds[owner]).map_err(SamplerError::SetOutput)?,
+                        Some(owner) => fd
+                            .set_output(&fds[owner])
+                            .map_err(SamplerError::SetOutput)?,
                     }
                     fds.push(fd);
                 }
             }
         }
-        let format = SampleFormat { sample_type: sample_type(options), regs_user_mask: REGS_USER_MASK, sample_id_all: true };
-        Ok(Sampler { fds, ring_owners, rings, event_of_id, format, stats: DrainStats::default(), user_only })
+        let format = SampleFormat {
+            sample_type: sample_type(options),
+            regs_user_mask: REGS_USER_MASK,
+            sample_id_all: true,
+        };
+        Ok(Sampler {
+            fds,
+            ring_owners,
+            rings,
+            event_of_id,
+            format,
+            stats: DrainStats::default(),
+            user_only,
+        })
     }
 
     /// Starts sampling (attached targets; launched ones start at exec).
@@ -244,7 +307,10 @@ impl Sampler {
     /// The ring fds, to poll for readability.
     pub fn poll_fds(&self) -> Vec<BorrowedFd<'_>> {
         // Polling a ring's owner covers the events routed into it.
-        self.ring_owners.iter().map(|&i| self.fds[i].as_owned().as_fd()).collect()
+        self.ring_owners
+            .iter()
+            .map(|&i| self.fds[i].as_owned().as_fd())
+            .collect()
     }
 
     /// Bytes waiting in the rings.
@@ -276,7 +342,12 @@ impl Sampler {
     }
 }
 
-fn open_with_fallback(attr: &mut perf_event_attr, tid: i32, cpu: i32, user_only: &mut bool) -> Result<PerfFd, OpenError> {
+fn open_with_fallback(
+    attr: &mut perf_event_attr,
+    tid: i32,
+    cpu: i32,
+    user_only: &mut bool,
+) -> Result<PerfFd, OpenError> {
     match kernel::open_event(attr, tid, cpu, None) {
         Err(OpenError::PermissionDenied(_)) if attr.exclude_kernel() == 0 => {
             // perf_event_paranoid >= 2: sample user space only, as perf does.
@@ -317,7 +388,11 @@ fn to_item(record: Record<'_>, events: &HashMap<u64, u16>, stats: &mut DrainStat
             let (kernel_chain, user_chain) = split_callchain(&s.callchain);
             let user_regs = match s.regs_user.as_slice() {
                 // Mask order: BP (6), SP (7), IP (8).
-                [bp, sp, ip] => Some(UserRegs { ip: *ip, sp: *sp, bp: *bp }),
+                [bp, sp, ip] => Some(UserRegs {
+                    ip: *ip,
+                    sp: *sp,
+                    bp: *bp,
+                }),
                 _ => None,
             };
             let cpumode = s.misc as u32 & b::PERF_RECORD_MISC_CPUMODE_MASK;
@@ -337,7 +412,17 @@ fn to_item(record: Record<'_>, events: &HashMap<u64, u16>, stats: &mut DrainStat
                 stack_full: s.stack_full,
             })
         }
-        Record::Mmap2 { pid, addr, len, pgoff, prot, filename, build_id, sample_id, .. } => Item::Mmap {
+        Record::Mmap2 {
+            pid,
+            addr,
+            len,
+            pgoff,
+            prot,
+            filename,
+            build_id,
+            sample_id,
+            ..
+        } => Item::Mmap {
             pid,
             time: sample_id.time,
             addr,
@@ -347,14 +432,39 @@ fn to_item(record: Record<'_>, events: &HashMap<u64, u16>, stats: &mut DrainStat
             path: filename,
             build_id,
         },
-        Record::Comm { pid, tid, comm, exec, sample_id } => Item::Comm { pid, tid, time: sample_id.time, comm, exec },
-        Record::Fork { pid, ppid, tid, time, .. } => Item::Fork { pid, ppid, tid, time },
+        Record::Comm {
+            pid,
+            tid,
+            comm,
+            exec,
+            sample_id,
+        } => Item::Comm {
+            pid,
+            tid,
+            time: sample_id.time,
+            comm,
+            exec,
+        },
+        Record::Fork {
+            pid,
+            ppid,
+            tid,
+            time,
+            ..
+        } => Item::Fork {
+            pid,
+            ppid,
+            tid,
+            time,
+        },
         Record::Exit { pid, tid, time, .. } => Item::Exit { pid, tid, time },
         Record::Lost { lost } | Record::LostSamples { lost } => {
             stats.lost += lost;
             return None;
         }
-        Record::Throttle { unthrottle: false, .. } => {
+        Record::Throttle {
+            unthrottle: false, ..
+        } => {
             stats.throttled += 1;
             return None;
         }
@@ -368,7 +478,14 @@ mod tests {
 
     #[test]
     fn callchain_splits_at_context_markers() {
-        let chain = [-128i64 as u64, 0xffff_ffff_8100_0000, 0xffff_ffff_8100_0100, PERF_CONTEXT_USER, 0x401000, 0x401100];
+        let chain = [
+            -128i64 as u64,
+            0xffff_ffff_8100_0000,
+            0xffff_ffff_8100_0100,
+            PERF_CONTEXT_USER,
+            0x401000,
+            0x401100,
+        ];
         let (k, u) = split_callchain(&chain);
         assert_eq!(k, vec![0xffff_ffff_8100_0000, 0xffff_ffff_8100_0100]);
         assert_eq!(u, vec![0x401000, 0x401100]);

@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::resource::{getrusage, UsageWho};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 
 use super::counters::{CountError, CountOptions, CountTarget, CounterSet};
 use crate::event::EventGroup;
@@ -129,7 +127,7 @@ impl Session<'_> {
         let mut interrupted_by = None;
         let mut next_tick = self.interval.map(|i| start + i);
         let status = loop {
-            if let Some(status) = reap(pid)? {
+            if let Some(status) = target::reap(pid)? {
                 break status;
             }
             let timeout = next_tick.map(|t| t.saturating_duration_since(Instant::now()));
@@ -236,22 +234,6 @@ fn wait_for_signal(signals: &SignalWatcher, timeout: Option<Duration>) {
     };
     let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
     let _ = poll(&mut fds, timeout);
-}
-
-/// Collects the child's final status if it has ended.
-fn reap(pid: Pid) -> Result<Option<ExitStatus>, TargetError> {
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => return Ok(None),
-            Ok(status) => {
-                if let Some(exit) = ExitStatus::from_wait(status) {
-                    return Ok(Some(exit));
-                }
-            }
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(TargetError::Wait(e)),
-        }
-    }
 }
 
 fn children_usage() -> Option<(Duration, Duration)> {

@@ -8,7 +8,7 @@ pub mod status;
 use nix::errno::Errno;
 
 pub use launch::{run_gate, spawn_gated, GatedChild, GATE_ARG};
-pub use status::ExitStatus;
+pub use status::{reap, wait_exit, ExitStatus};
 
 /// Failures of starting or following a target, each with the exit code pyperf should use.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,11 @@
 //! How the profiled program ended, and the exit code pyperf passes on.
 
+use nix::errno::Errno;
 use nix::sys::signal::Signal;
-use nix::sys::wait::WaitStatus;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::TargetError;
 
 /// The profiled program's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,38 @@ impl std::fmt::Display for ExitStatus {
         match self {
             ExitStatus::Exited(code) => write!(f, "exited with status {code}"),
             ExitStatus::Signaled(sig) => write!(f, "killed by {sig}"),
+        }
+    }
+}
+
+/// Collects `pid`'s final status if it has ended (never blocks).
+pub fn reap(pid: Pid) -> Result<Option<ExitStatus>, TargetError> {
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return Ok(None),
+            Ok(status) => {
+                if let Some(exit) = ExitStatus::from_wait(status) {
+                    return Ok(Some(exit));
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(TargetError::Wait(e)),
+        }
+    }
+}
+
+/// Waits until `pid` ends and returns how.
+pub fn wait_exit(pid: Pid) -> Result<Option<ExitStatus>, TargetError> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(status) => {
+                if let Some(exit) = ExitStatus::from_wait(status) {
+                    return Ok(Some(exit));
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(Errno::ECHILD) => return Ok(None),
+            Err(e) => return Err(TargetError::Wait(e)),
         }
     }
 }
