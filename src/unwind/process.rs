@@ -121,26 +121,20 @@ impl ProcessUnwinder {
     pub fn unwind(&mut self, ip: u64, sp: u64, bp: u64, stack: &mut dyn StackMemory) -> Unwound {
         let mut read = |addr: u64| stack.read_u64(addr).ok_or(());
         let mut frames = Vec::new();
-        let mut iter = self.unwinder.iter_frames(
-            ip,
-            UnwindRegsX86_64::new(ip, sp, bp),
-            &mut self.cache,
-            &mut read,
-        );
         let mut too_deep = false;
-        loop {
-            match iter.next() {
-                Ok(Some(address)) => {
-                    if frames.len() == MAX_FRAMES {
-                        too_deep = true;
-                        break;
-                    }
-                    frames.push(lookup_address(address));
+        {
+            let regs = UnwindRegsX86_64::new(ip, sp, bp);
+            let mut iter = self
+                .unwinder
+                .iter_frames(ip, regs, &mut self.cache, &mut read);
+            while let Ok(Some(address)) = iter.next() {
+                if frames.len() == MAX_FRAMES {
+                    too_deep = true;
+                    break;
                 }
-                Ok(None) | Err(_) => break,
+                frames.push(lookup_address(address));
             }
         }
-        drop(iter);
         Unwound {
             frames,
             truncated: too_deep || stack.truncated(),
