@@ -351,6 +351,35 @@ mod tests {
         assert!(sections.eh_frame.is_some() && sections.eh_frame_hdr.is_some());
     }
 
+    /// The recorder's path from a runtime address to a symbol, checked on
+    /// this very process: the mapping of libc holding `getpid` (from
+    /// /proc/self/maps), its offset, then the file's own symbol table.
+    #[test]
+    fn runtime_address_through_proc_maps_offset_to_symbol() {
+        let runtime = libc::getpid as *const () as usize as u64;
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("read maps");
+        let (start, offset, path) = maps
+            .lines()
+            .find_map(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let (lo, hi) = f.first()?.split_once('-')?;
+                let (lo, hi) = (
+                    u64::from_str_radix(lo, 16).ok()?,
+                    u64::from_str_radix(hi, 16).ok()?,
+                );
+                (lo <= runtime && runtime < hi && f.len() >= 6)
+                    .then(|| (lo, u64::from_str_radix(f[2], 16).ok(), f[5].to_string()))
+            })
+            .expect("getpid is mapped");
+        let elf = ElfFile::open(Path::new(&path)).expect("the library opens");
+        let svma = elf
+            .file_offset_to_svma(runtime - start + offset.expect("offset"))
+            .expect("offset is in a PT_LOAD segment");
+        let symbol = elf.lookup_symbol(svma).expect("named");
+        assert_eq!(symbol.start, svma, "getpid's address is its symbol's start");
+        assert!(symbol.name.contains("getpid"), "{} in {path}", symbol.name);
+    }
+
     #[test]
     fn opening_a_non_elf_file_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().expect("tempdir");

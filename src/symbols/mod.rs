@@ -434,4 +434,97 @@ mod tests {
         fn assert_send<T: Send>() {}
         assert_send::<Symbolizer>();
     }
+
+    fn with_kallsyms(path: &Path) -> Symbolizer {
+        Symbolizer::new(SymbolizerOptions {
+            kallsyms_path: path.to_path_buf(),
+            ..SymbolizerOptions::default()
+        })
+    }
+
+    #[test]
+    fn hidden_kernel_symbols_are_reported_not_guessed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kallsyms");
+        std::fs::write(
+            &path,
+            "0000000000000000 T _stext\n0000000000000000 t schedule\n",
+        )
+        .expect("write");
+        let mut sym = with_kallsyms(&path);
+        for addr in [0xffffffff81000010, 0xffffffff81234567] {
+            let frame = sym.symbolize_kernel(addr);
+            assert_eq!(frame.kind, FrameKind::Kernel);
+            assert_eq!(frame.function, "[kernel symbols hidden]");
+        }
+        let warnings = sym.take_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("kptr_restrict"));
+    }
+
+    #[test]
+    fn kernel_frames_from_this_machine() {
+        let path = Path::new("/proc/kallsyms");
+        let Ok(text) = std::fs::read_to_string(path) else {
+            eprintln!("skipping: /proc/kallsyms is not readable");
+            return;
+        };
+        let parse = |line: &str| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let addr = u64::from_str_radix(f.first()?, 16).ok()?;
+            (f.len() >= 3 && matches!(f[1], "t" | "T") && addr != 0)
+                .then(|| (addr, f[2].to_string(), f.get(3).map(|m| m.to_string())))
+        };
+        let Some(schedule) = text.lines().filter_map(parse).find(|s| s.1 == "schedule") else {
+            eprintln!("skipping: kernel addresses are hidden from this user");
+            return;
+        };
+        let mut sym = with_kallsyms(path);
+        let frame = sym.symbolize_kernel(schedule.0 + 1);
+        assert_eq!(frame.function, "schedule");
+        assert_eq!(frame.module.as_deref(), Some(KERNEL_MODULE));
+        // A module symbol that is not the very last one (which has no end).
+        let highest = text
+            .lines()
+            .filter_map(parse)
+            .map(|s| s.0)
+            .max()
+            .unwrap_or(0);
+        let module_symbol = text
+            .lines()
+            .filter_map(parse)
+            .find(|s| s.2.is_some() && s.0 < highest);
+        if let Some(in_module) = module_symbol {
+            let frame = sym.symbolize_kernel(in_module.0);
+            assert_eq!(frame.module, in_module.2, "{in_module:?}");
+        }
+        assert!(sym.take_warnings().is_empty());
+    }
+
+    #[test]
+    fn results_are_cached_and_missing_files_warned_once() {
+        let mut sym = Symbolizer::new(SymbolizerOptions::default());
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6";
+        if Path::new(libc).exists() {
+            let first = sym.symbolize(libc, None, 0x30000).as_ptr();
+            let again = sym.symbolize(libc, None, 0x30000).as_ptr();
+            assert!(
+                std::ptr::eq(first, again),
+                "the second lookup is served from the cache"
+            );
+        }
+        let missing = "/nonexistent/libgone.so";
+        for addr in [0x1000, 0x2000] {
+            let frames = sym.symbolize(missing, None, addr);
+            assert_eq!(frames.len(), 1);
+            assert_eq!(frames[0].function, UNKNOWN);
+            assert_eq!(frames[0].module.as_deref(), Some(missing));
+        }
+        let warnings = sym.take_warnings();
+        assert_eq!(
+            warnings.iter().filter(|w| w.contains(missing)).count(),
+            1,
+            "{warnings:?}"
+        );
+    }
 }
