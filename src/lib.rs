@@ -5,10 +5,16 @@
 //! Each module below owns one stage; `unsafe` lives only in `kernel`
 //! and the memory readers of `python`.
 
+pub mod atomic_file;
 pub mod cli;
+pub mod commands;
 pub mod event;
+pub mod exit;
 pub mod kernel;
+pub mod output;
 pub mod profile;
+pub mod record;
 pub mod stat;
 pub mod symbols;
 pub mod target;
+pub mod unwind;

@@ -1,0 +1,219 @@
+//! `pyperf record`: sample a command or running processes into a profile file.
+
+use crate::cli::RecordArgs;
+use crate::event::{self, EventSpec};
+use crate::exit;
+use crate::record::options::{
+    CallGraph, Rate, RecordOptions, DEFAULT_STACK_BYTES, MAX_STACK_BYTES,
+};
+use crate::record::sampler::SamplerError;
+use crate::record::session::{self, RecordOutcome, RecordTarget};
+use crate::target::signals::SignalWatcher;
+use crate::target::ExitStatus;
+
+/// Parses `--call-graph MODE`.
+pub fn parse_call_graph(text: &str) -> Result<CallGraph, String> {
+    let (mode, size) = text
+        .split_once(',')
+        .map_or((text, None), |(m, s)| (m, Some(s)));
+    match (mode, size) {
+        ("dwarf", None) => Ok(CallGraph::Dwarf {
+            stack_bytes: DEFAULT_STACK_BYTES,
+        }),
+        ("dwarf", Some(size)) => {
+            let bytes: u32 = size
+                .parse()
+                .map_err(|_| format!("'{size}' is not a stack size in bytes"))?;
+            if bytes == 0 || bytes > MAX_STACK_BYTES {
+                return Err(format!(
+                    "stack size {bytes} is out of range: use 8 to {MAX_STACK_BYTES} bytes"
+                ));
+            }
+            // The kernel wants a multiple of 8.
+            Ok(CallGraph::Dwarf {
+                stack_bytes: bytes.div_ceil(8) * 8,
+            })
+        }
+        ("fp", None) => Ok(CallGraph::FramePointer),
+        ("none", None) => Ok(CallGraph::None),
+        _ => Err(format!(
+            "unknown call graph mode '{text}': use dwarf[,STACK_BYTES], fp or none"
+        )),
+    }
+}
+
+fn parse_events(args: &RecordArgs) -> anyhow::Result<(Vec<EventSpec>, bool)> {
+    if args.events.is_empty() {
+        let cycles = event::parse_event_list("cycles").map_err(|e| exit::usage(e.to_string()))?;
+        return Ok((cycles.into_iter().flat_map(|g| g.events).collect(), false));
+    }
+    let mut specs = Vec::new();
+    for text in &args.events {
+        let groups = event::parse_event_list(text).map_err(|e| exit::usage(e.to_string()))?;
+        specs.extend(groups.into_iter().flat_map(|g| g.events));
+    }
+    Ok((specs, true))
+}
+
+fn options(args: &RecordArgs, events: Vec<EventSpec>) -> anyhow::Result<RecordOptions> {
+    let call_graph = match (&args.call_graph, args.call_graph_default) {
+        (Some(text), _) => parse_call_graph(text).map_err(exit::usage)?,
+        (None, true) => CallGraph::Dwarf {
+            stack_bytes: DEFAULT_STACK_BYTES,
+        },
+        (None, false) => CallGraph::None,
+    };
+    let rate = match (args.count, args.freq) {
+        (Some(period), _) => Rate::Period(period),
+        (None, Some(hz)) => Rate::Frequency(hz),
+        (None, None) => Rate::Frequency(999),
+    };
+    if let Rate::Frequency(hz) = rate {
+        let max = std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        if let Some(max) = max.filter(|&max| hz > max) {
+            return Err(exit::usage(format!("-F {hz} is above the kernel's limit of {max} samples per second (kernel.perf_event_max_sample_rate): use a lower -F")));
+        }
+    }
+    let mmap_pages = args.mmap_pages.unwrap_or(match call_graph {
+        CallGraph::Dwarf { .. } => 512,
+        _ => 64,
+    });
+    if !mmap_pages.is_power_of_two() {
+        return Err(exit::usage(format!(
+            "-m {mmap_pages}: the ring buffer size must be a power of two (e.g. 64, 128, 256)"
+        )));
+    }
+    Ok(RecordOptions {
+        events,
+        rate,
+        call_graph,
+        mmap_pages,
+        inherit: !args.no_inherit,
+        kernel_frames: !args.user_only,
+    })
+}
+
+fn target(args: &RecordArgs) -> anyhow::Result<RecordTarget> {
+    match (&args.pid, args.command.is_empty()) {
+        (Some(_), false) => Err(exit::usage("give either a command or -p PID, not both")),
+        (Some(pids), true) => Ok(RecordTarget::Pids(pids.clone())),
+        (None, true) => Err(exit::usage(
+            "no command given: use `pyperf record [-g] -- COMMAND [ARGS]` or `-p PID`",
+        )),
+        (None, false) => Ok(RecordTarget::Command(args.command.clone())),
+    }
+}
+
+/// The advice for an event that cannot be sampled here.
+fn unsupported_advice(event: &str) -> String {
+    format!(
+        "event '{event}' cannot be sampled on this machine (no hardware PMU or no sampling interrupt for it, as on most VMs); \
+         sample time instead with `-e cpu-clock`, or count the event with `pyperf stat -e {event}`"
+    )
+}
+
+/// Runs `pyperf record`; returns the exit code pyperf should end with.
+pub fn run(args: &RecordArgs) -> anyhow::Result<i32> {
+    let (events, explicit) = parse_events(args)?;
+    let mut options = options(args, events)?;
+    let target = target(args)?;
+    let signals = SignalWatcher::install()?;
+    let outcome = match session::record(&options, &target, &args.output, &[], &signals) {
+        Err(session::RecordError::Sampler(SamplerError::Unsupported { event, .. }))
+            if !explicit =>
+        {
+            // Like perf: the default hardware event falls back to cpu-clock, visibly.
+            eprintln!("pyperf: '{event}' cannot be sampled on this machine (no hardware PMU); sampling cpu-clock instead");
+            options.events = event::parse_event_list("cpu-clock")
+                .map_err(|e| exit::usage(e.to_string()))?
+                .into_iter()
+                .flat_map(|g| g.events)
+                .collect();
+            session::record(&options, &target, &args.output, &[], &signals)
+        }
+        other => other,
+    };
+    let outcome = outcome.map_err(|e| match &e {
+        session::RecordError::Sampler(SamplerError::Unsupported { event, .. }) => {
+            exit::with_code(1, unsupported_advice(event))
+        }
+        _ => exit::with_code(e.exit_code(), e.to_string()),
+    })?;
+    print_summary(&outcome, &args.output.display().to_string());
+    if let Some(ExitStatus::Signaled(sig)) = outcome.exit {
+        eprintln!("pyperf: the command was killed by {sig}");
+    }
+    Ok(outcome.exit.map_or(0, ExitStatus::exit_code))
+}
+
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// The one-paragraph summary perf users expect after a recording.
+fn print_summary(outcome: &RecordOutcome, path: &str) {
+    let meta = &outcome.meta;
+    let samples = outcome.written.samples;
+    let per_sample = outcome
+        .written
+        .bytes_per_sample()
+        .map_or(String::new(), |b| format!(", {b:.1} bytes/sample"));
+    let plural = |n: u64, word: &str| {
+        if n == 1 {
+            format!("{n} {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
+    eprintln!(
+        "pyperf: {} ({} lost, {} truncated) from {} in {} written to {path} ({}{per_sample}).",
+        plural(samples, "sample"),
+        meta.lost_samples,
+        plural(meta.truncated_stacks, "stack"),
+        plural(outcome.threads as u64, "thread"),
+        plural(meta.processes.len() as u64, "process").replace("processs", "processes"),
+        human_bytes(outcome.written.file_bytes),
+    );
+    if meta.lost_samples > 0 {
+        eprintln!("pyperf: the kernel dropped {} samples because pyperf fell behind; use a larger ring (-m) or a lower rate (-F)", meta.lost_samples);
+    }
+    if outcome.user_only {
+        eprintln!(
+            "pyperf: kernel frames were not permitted ({}); stacks are user space only",
+            crate::stat::counters::permission_hint()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_graph_modes() {
+        assert_eq!(
+            parse_call_graph("dwarf"),
+            Ok(CallGraph::Dwarf { stack_bytes: 8192 })
+        );
+        assert_eq!(
+            parse_call_graph("dwarf,16384"),
+            Ok(CallGraph::Dwarf { stack_bytes: 16384 })
+        );
+        assert_eq!(
+            parse_call_graph("dwarf,100"),
+            Ok(CallGraph::Dwarf { stack_bytes: 104 })
+        );
+        assert_eq!(parse_call_graph("fp"), Ok(CallGraph::FramePointer));
+        assert!(parse_call_graph("dwarf,0").is_err());
+        assert!(parse_call_graph("dwarf,70000").is_err());
+        assert!(parse_call_graph("lbr").is_err());
+        assert!(parse_call_graph("fp,12").is_err());
+    }
+}

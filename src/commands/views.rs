@@ -1,0 +1,143 @@
+//! `report`, `flamegraph`, `collapse`, `script`: views of a profile file.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::atomic_file::AtomicFile;
+use crate::cli::{CollapseArgs, FlamegraphArgs, ReportArgs, ScriptArgs, SortKey, ViewArgs};
+use crate::exit;
+use crate::output::{
+    self, CollapseOptions, FlamegraphOptions, ReportOptions, ReportView, ScriptOptions, Selection,
+    SortBy, WeightMode,
+};
+use crate::profile::{self, Profile};
+
+/// Reads a profile, saying so when the recording was cut short.
+pub fn load(path: &Path) -> anyhow::Result<Profile> {
+    if !path.exists() {
+        return Err(exit::with_code(
+            1,
+            format!(
+                "{}: no such profile; record one with `pyperf record -g -o {} -- COMMAND`",
+                path.display(),
+                path.display()
+            ),
+        ));
+    }
+    let outcome =
+        profile::read_profile(path, None).map_err(|e| exit::with_code(1, e.to_string()))?;
+    if !outcome.complete {
+        eprintln!("pyperf: {} is incomplete (the recording was interrupted); showing the samples it holds", path.display());
+    }
+    Ok(outcome.profile)
+}
+
+fn selection(view: &ViewArgs) -> Selection<'_> {
+    Selection {
+        event: view.event.as_deref(),
+        hide_idle: !view.idle,
+        keep_frame: None,
+    }
+}
+
+fn output_error(e: output::OutputError) -> anyhow::Error {
+    exit::with_code(1, e.to_string())
+}
+
+pub fn report(args: &ReportArgs) -> anyhow::Result<i32> {
+    let profile = load(&args.view.input)?;
+    let opts = ReportOptions {
+        selection: selection(&args.view),
+        view: if args.tree {
+            ReportView::Tree
+        } else if args.lines {
+            ReportView::Lines
+        } else {
+            ReportView::Functions
+        },
+        sort: match args.sort {
+            SortKey::SelfShare => SortBy::SelfShare,
+            SortKey::TotalShare => SortBy::TotalShare,
+            SortKey::Samples => SortBy::Samples,
+        },
+        limit: args.limit,
+        min_percent: args.min_percent,
+    };
+    let text = output::render_report(&profile, &opts).map_err(output_error)?;
+    write_stdout(text.as_bytes())?;
+    Ok(0)
+}
+
+pub fn flamegraph(args: &FlamegraphArgs) -> anyhow::Result<i32> {
+    let profile = load(&args.view.input)?;
+    let opts = FlamegraphOptions {
+        collapse: CollapseOptions {
+            selection: selection(&args.view),
+            per_thread: args.per_thread,
+            ..CollapseOptions::default()
+        },
+        title: args.title.as_deref(),
+        icicle: args.icicle || args.reverse,
+        reverse_stacks: args.reverse,
+        ..FlamegraphOptions::default()
+    };
+    output::write_flamegraph(&args.output, &profile, &opts).map_err(output_error)?;
+    eprintln!(
+        "pyperf: wrote {} (open it in a browser: click to zoom, Ctrl-F to search)",
+        args.output.display()
+    );
+    Ok(0)
+}
+
+pub fn collapse(args: &CollapseArgs) -> anyhow::Result<i32> {
+    let profile = load(&args.view.input)?;
+    let opts = CollapseOptions {
+        selection: selection(&args.view),
+        per_thread: args.per_thread,
+        weights: if args.weights {
+            WeightMode::Weight
+        } else {
+            WeightMode::Samples
+        },
+        ..CollapseOptions::default()
+    };
+    match &args.output {
+        Some(path) => {
+            let mut file = AtomicFile::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            output::write_folded(&profile, &opts, &mut file).map_err(output_error)?;
+            file.commit()
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            output::write_folded(&profile, &opts, &mut out).map_err(output_error)?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn script(args: &ScriptArgs) -> anyhow::Result<i32> {
+    let profile = load(&args.input)?;
+    let opts = ScriptOptions {
+        selection: Selection {
+            event: args.event.as_deref(),
+            hide_idle: false,
+            keep_frame: None,
+        },
+        ..ScriptOptions::default()
+    };
+    let mut out = std::io::stdout().lock();
+    output::write_script(&profile, &opts, &mut out).map_err(output_error)?;
+    Ok(0)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,45 @@
+//! Outputs: every view is computed from a [`Profile`](crate::profile::Profile)
+//! alone, one module per format.
+//!
+//! - [`collapse`]: folded stacks (`a;b;c 12`);
+//! - [`flamegraph`]: interactive SVG flame graph (inferno);
+//! - [`report`]: top functions, hot lines, call tree, as text;
+//! - [`script`]: perf-script-like text, one block per sample.
+//!
+//! Shared pieces: [`label`] (how frames are written, one convention for all
+//! outputs) and [`Selection`] (event, idle samples, hidden frames).
+
+mod aggregate;
+pub mod collapse;
+pub mod flamegraph;
+pub mod label;
+pub mod report;
+pub mod script;
+mod select;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use collapse::{folded_lines, write_folded, CollapseOptions, WeightMode};
+pub use flamegraph::{render_flamegraph, write_flamegraph, FlamegraphOptions};
+pub use label::LabelOptions;
+pub use report::{render_report, ReportOptions, ReportView, SortBy};
+pub use script::{write_script, ScriptOptions};
+pub use select::{Selection, NO_FRAMES};
+
+/// Failure to produce an output.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("no event named {name:?} in this profile; recorded events: {available}")]
+    UnknownEvent { name: String, available: String },
+    #[error(
+        "no samples of {event} to show (the profile is empty, or the filters removed every sample)"
+    )]
+    NoSamples { event: String },
+    #[error("cannot write {path}: {source}")]
+    WriteFile { path: PathBuf, source: io::Error },
+    #[error("cannot write output: {0}")]
+    Output(io::Error),
+    #[error("flame graph rendering failed: {0}")]
+    Render(String),
+}

@@ -1,0 +1,7 @@
+//! Sampling session: drain rings, track processes (maps, threads, exec), build stacks.
+
+pub mod options;
+pub mod processes;
+pub mod recorder;
+pub mod sampler;
+pub mod session;

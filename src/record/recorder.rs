@@ -1,0 +1,304 @@
+//! Turning batches of records into the profile file: attributing each sample
+//! to its process and thread, unwinding its stack, interning frames.
+
+use std::collections::HashMap;
+
+use super::options::CallGraph;
+use super::processes::Processes;
+use super::sampler::{Item, OwnedSample};
+use crate::profile::{
+    Frame, FrameKind, Meta, ModuleId, ModuleInfo, ProcessInfo, ProfileError, ProfileWriter,
+    RawFrame, RawFrameId, ThreadIdx, ThreadInfo,
+};
+use crate::unwind::{CopiedStack, ElfCache, ProcessUnwinder};
+
+/// The pseudo-module kernel addresses are filed under.
+pub const KERNEL_MODULE: &str = "[kernel.kallsyms]";
+
+/// Counters for the end-of-recording summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub samples: u64,
+    pub truncated: u64,
+    /// Samples whose user stack could not be unwound past the sampled ip.
+    pub unwind_failed: u64,
+}
+
+/// Everything needed to write samples as they arrive.
+pub struct Recorder {
+    pub writer: ProfileWriter,
+    pub processes: Processes,
+    call_graph: CallGraph,
+    unwinders: HashMap<u32, ProcessUnwinder>,
+    elves: ElfCache,
+    modules: HashMap<String, ModuleId>,
+    /// Every address frame interned so far, to symbolize at the end.
+    pub address_frames: Vec<(RawFrameId, ModuleId, u64)>,
+    known_address_frames: HashMap<(ModuleId, u64), RawFrameId>,
+    /// tid -> (file thread index, last name written, pid).
+    threads: HashMap<u32, (ThreadIdx, String, u32)>,
+    pub counts: RecordCounts,
+}
+
+impl Recorder {
+    pub fn new(writer: ProfileWriter, call_graph: CallGraph) -> Recorder {
+        Recorder {
+            writer,
+            processes: Processes::default(),
+            call_graph,
+            unwinders: HashMap::new(),
+            elves: ElfCache::default(),
+            modules: HashMap::new(),
+            address_frames: Vec::new(),
+            known_address_frames: HashMap::new(),
+            threads: HashMap::new(),
+            counts: RecordCounts::default(),
+        }
+    }
+
+    /// Applies a time-ordered batch.
+    pub fn apply(&mut self, items: Vec<Item>) -> Result<(), ProfileError> {
+        for item in items {
+            match item {
+                Item::Sample(sample) => self.sample(&sample)?,
+                Item::Mmap {
+                    pid,
+                    addr,
+                    len,
+                    pgoff,
+                    executable,
+                    path,
+                    build_id,
+                    ..
+                } => {
+                    if executable {
+                        let mapping = super::processes::Mapping {
+                            start: addr,
+                            end: addr + len,
+                            pgoff,
+                            path: path.into(),
+                            build_id: build_id.map(Into::into),
+                        };
+                        self.processes.process_mut(pid).add_mapping(mapping);
+                    }
+                }
+                Item::Comm {
+                    pid,
+                    tid,
+                    comm,
+                    exec,
+                    ..
+                } => {
+                    self.processes.set_comm(pid, tid, &comm, exec);
+                    if let Some((index, name, _)) = self.threads.get_mut(&tid) {
+                        if *name != comm {
+                            self.writer.update_thread_name(*index, &comm)?;
+                            name.clone_from(&comm);
+                        }
+                    }
+                }
+                Item::Fork { pid, ppid, tid, .. } => self.processes.fork(pid, ppid, tid),
+                Item::Exit { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn thread_index(&mut self, pid: u32, tid: u32) -> Result<ThreadIdx, ProfileError> {
+        if let Some((index, _, _)) = self.threads.get(&tid) {
+            return Ok(*index);
+        }
+        let name = self
+            .processes
+            .thread(tid)
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        let index = self.writer.add_thread(&ThreadInfo {
+            pid,
+            tid,
+            name: name.clone(),
+        })?;
+        self.threads.insert(tid, (index, name, pid));
+        Ok(index)
+    }
+
+    fn module_id(&mut self, path: &str, build_id: Option<&[u8]>) -> Result<ModuleId, ProfileError> {
+        if let Some(&id) = self.modules.get(path) {
+            return Ok(id);
+        }
+        let id = self.writer.add_module(&ModuleInfo {
+            path: path.to_string(),
+            build_id: build_id.map(<[u8]>::to_vec),
+        })?;
+        self.modules.insert(path.to_string(), id);
+        Ok(id)
+    }
+
+    fn address_frame(
+        &mut self,
+        module: ModuleId,
+        address: u64,
+    ) -> Result<RawFrameId, ProfileError> {
+        if let Some(&id) = self.known_address_frames.get(&(module, address)) {
+            return Ok(id);
+        }
+        let id = self
+            .writer
+            .intern_frame(&RawFrame::Address { module, address })?;
+        self.known_address_frames.insert((module, address), id);
+        self.address_frames.push((id, module, address));
+        Ok(id)
+    }
+
+    fn symbolic_frame(&mut self, frame: Frame) -> Result<RawFrameId, ProfileError> {
+        self.writer.intern_frame(&RawFrame::Symbolic(frame))
+    }
+
+    /// The raw frame for user address `addr` of process `pid`.
+    fn user_frame(&mut self, pid: u32, addr: u64) -> Result<RawFrameId, ProfileError> {
+        let resolved = self
+            .processes
+            .process(pid)
+            .and_then(|p| p.mapping_at(addr))
+            .map(|m| (m.clone(), m.is_file()));
+        match resolved {
+            Some((mapping, true)) => {
+                let svma = self
+                    .elves
+                    .get(&mapping.path)
+                    .and_then(|elf| elf.file_offset_to_svma(mapping.file_offset(addr)));
+                match svma {
+                    Some(svma) => {
+                        let module = self.module_id(&mapping.path, mapping.build_id.as_deref())?;
+                        self.address_frame(module, svma)
+                    }
+                    None => self.symbolic_frame(unknown_frame(Some(&mapping.path))),
+                }
+            }
+            Some((mapping, false)) => self.symbolic_frame(unknown_frame(Some(&mapping.path))),
+            None => self.symbolic_frame(unknown_frame(None)),
+        }
+    }
+
+    /// User frames of a sample, leaf first, as lookup addresses; and whether the stack was cut short.
+    fn user_addresses(&mut self, sample: &OwnedSample) -> (Vec<u64>, bool) {
+        match self.call_graph {
+            CallGraph::FramePointer => (adjust_return_addresses(&sample.user_chain), false),
+            CallGraph::None => match sample.user_regs {
+                Some(regs) => (vec![regs.ip], false),
+                None if !sample.in_kernel => (vec![sample.ip], false),
+                None => (Vec::new(), false),
+            },
+            CallGraph::Dwarf { .. } => {
+                let Some(regs) = sample.user_regs else {
+                    return (Vec::new(), false);
+                };
+                let Some(process) = self.processes.process(sample.pid) else {
+                    return (vec![regs.ip], false);
+                };
+                let unwinder = self.unwinders.entry(sample.pid).or_default();
+                unwinder.sync(process, &mut self.elves);
+                let mut stack = CopiedStack::new(regs.sp, &sample.stack, sample.stack_full);
+                let unwound = unwinder.unwind(regs.ip, regs.sp, regs.bp, &mut stack);
+                (unwound.frames, unwound.truncated)
+            }
+        }
+    }
+
+    fn sample(&mut self, sample: &OwnedSample) -> Result<(), ProfileError> {
+        let thread = self.thread_index(sample.pid, sample.tid)?;
+        let (user, truncated) = self.user_addresses(sample);
+        if user.len() == 1 && matches!(self.call_graph, CallGraph::Dwarf { .. }) {
+            self.counts.unwind_failed += 1;
+        }
+        // Leaf first: kernel frames, then user frames; reversed below to root first.
+        let mut leaf_first: Vec<RawFrameId> =
+            Vec::with_capacity(sample.kernel_chain.len() + user.len() + 1);
+        if !sample.kernel_chain.is_empty() {
+            let kernel = self.module_id(KERNEL_MODULE, None)?;
+            for address in adjust_return_addresses(&sample.kernel_chain) {
+                leaf_first.push(self.address_frame(kernel, address)?);
+            }
+        }
+        for address in user {
+            leaf_first.push(self.user_frame(sample.pid, address)?);
+        }
+        if truncated {
+            self.counts.truncated += 1;
+            leaf_first.push(self.symbolic_frame(Frame::marker("[truncated]"))?);
+        }
+        if leaf_first.is_empty() {
+            leaf_first.push(self.symbolic_frame(unknown_frame(None))?);
+        }
+        leaf_first.reverse();
+        let stack = self.writer.intern_stack(&leaf_first)?;
+        self.writer.add_sample(
+            stack,
+            thread,
+            sample.time,
+            sample.event,
+            sample.period,
+            false,
+        )?;
+        self.counts.samples += 1;
+        Ok(())
+    }
+
+    /// The processes that took samples, for the file's process table.
+    pub fn process_infos(&self) -> Vec<ProcessInfo> {
+        let sampled: std::collections::HashSet<u32> = self.threads.values().map(|t| t.2).collect();
+        let mut infos: Vec<ProcessInfo> = self
+            .processes
+            .processes()
+            .filter(|p| sampled.contains(&p.pid))
+            .map(|p| ProcessInfo {
+                pid: p.pid,
+                command: p.comm.clone(),
+                python_version: None,
+            })
+            .collect();
+        infos.sort_by_key(|p| p.pid);
+        infos
+    }
+
+    /// Symbolizes every address frame and completes the file.
+    pub fn finish(self, meta: &Meta) -> Result<crate::profile::WriteSummary, ProfileError> {
+        self.writer.finish(meta)
+    }
+
+    /// Threads that took samples.
+    pub fn thread_count(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Run counters as the file's Meta expects them.
+    pub fn meta(&self, base: &Meta) -> Meta {
+        Meta {
+            truncated_stacks: self.counts.truncated,
+            processes: self.process_infos(),
+            ..base.clone()
+        }
+    }
+}
+
+/// Subtracts one from every return address (all but the first entry), so that
+/// lookups land inside the call instruction.
+fn adjust_return_addresses(chain: &[u64]) -> Vec<u64> {
+    chain
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| if i == 0 { a } else { a.saturating_sub(1) })
+        .collect()
+}
+
+/// A frame for code outside any known file mapping.
+fn unknown_frame(module: Option<&str>) -> Frame {
+    Frame {
+        kind: FrameKind::Native,
+        function: "[unknown]".to_string(),
+        file: None,
+        line: None,
+        module: module.map(str::to_string),
+        inlined: false,
+    }
+}

@@ -1,0 +1,9 @@
+//! Native unwinding of sampled registers + stack memory (framehop), and the
+//! module registry that feeds it.
+
+pub mod process;
+pub mod sections;
+pub mod stack;
+
+pub use process::{ElfCache, ProcessUnwinder, Unwound, MAX_FRAMES};
+pub use stack::{CopiedStack, StackMemory};

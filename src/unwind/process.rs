@@ -1,0 +1,149 @@
+//! Unwinding the user stacks of one process with framehop.
+//!
+//! Each executable file mapping becomes a framehop module carrying the file's
+//! `.eh_frame`/`.eh_frame_hdr`/`.debug_frame`; addresses outside any module
+//! are unwound with frame pointers (framehop's fallback rule).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
+use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module, Unwinder};
+
+use super::sections::SectionData;
+use super::stack::StackMemory;
+use crate::record::processes::Process;
+use crate::symbols::elf::ElfFile;
+
+/// Deepest stack pyperf follows; deeper stacks are marked truncated.
+pub const MAX_FRAMES: usize = 1024;
+
+/// ELF files opened once per recording, shared by every process mapping them.
+#[derive(Default)]
+pub struct ElfCache {
+    files: HashMap<String, Option<Arc<ElfFile>>>,
+}
+
+impl ElfCache {
+    /// The parsed file at `path`, or `None` if it cannot be read (deleted, not ELF).
+    pub fn get(&mut self, path: &str) -> Option<Arc<ElfFile>> {
+        self.files
+            .entry(path.to_string())
+            .or_insert_with(|| ElfFile::open(Path::new(path)).ok().map(Arc::new))
+            .clone()
+    }
+}
+
+/// The result of unwinding one sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unwound {
+    /// Lookup addresses, leaf first: the sampled ip, then each return address minus one.
+    pub frames: Vec<u64>,
+    /// The stack copy ended before the unwinder reached the root.
+    pub truncated: bool,
+}
+
+/// framehop state for one process.
+pub struct ProcessUnwinder {
+    unwinder: UnwinderX86_64<SectionData>,
+    cache: CacheX86_64,
+    maps_generation: Option<u64>,
+}
+
+impl Default for ProcessUnwinder {
+    fn default() -> Self {
+        ProcessUnwinder {
+            unwinder: UnwinderX86_64::new(),
+            cache: CacheX86_64::new(),
+            maps_generation: None,
+        }
+    }
+}
+
+fn module_for(
+    elf: &Arc<ElfFile>,
+    name: &str,
+    start: u64,
+    end: u64,
+    pgoff: u64,
+) -> Option<Module<SectionData>> {
+    let base_avma = start.checked_sub(elf.file_offset_to_svma(pgoff)?)?;
+    let sections = elf.unwind_sections();
+    let wrap = |s: &Option<crate::symbols::elf::SectionRef<'_>>| {
+        s.as_ref().map(|s| SectionData::of(elf, s))
+    };
+    let range =
+        |s: &Option<crate::symbols::elf::SectionRef<'_>>| s.as_ref().map(|s| s.svma.clone());
+    let info = ExplicitModuleSectionInfo {
+        base_svma: elf.base_svma(),
+        text_svma: range(&sections.text),
+        text: wrap(&sections.text),
+        got_svma: range(&sections.got),
+        eh_frame_svma: range(&sections.eh_frame),
+        eh_frame: wrap(&sections.eh_frame),
+        eh_frame_hdr_svma: range(&sections.eh_frame_hdr),
+        eh_frame_hdr: wrap(&sections.eh_frame_hdr),
+        debug_frame: wrap(&sections.debug_frame),
+        stubs_svma: None,
+        stub_helper_svma: None,
+        unwind_info: None,
+        text_segment_svma: None,
+        text_segment: None,
+    };
+    Some(Module::new(name.to_string(), start..end, base_avma, info))
+}
+
+impl ProcessUnwinder {
+    /// Brings the module list in line with the process's current mappings.
+    pub fn sync(&mut self, process: &Process, elves: &mut ElfCache) {
+        if self.maps_generation == Some(process.maps_generation) {
+            return;
+        }
+        self.unwinder = UnwinderX86_64::new();
+        for mapping in process.maps.values().filter(|m| m.is_file()) {
+            if let Some(elf) = elves.get(&mapping.path) {
+                if let Some(module) = module_for(
+                    &elf,
+                    &mapping.path,
+                    mapping.start,
+                    mapping.end,
+                    mapping.pgoff,
+                ) {
+                    self.unwinder.add_module(module);
+                }
+            }
+        }
+        self.maps_generation = Some(process.maps_generation);
+    }
+
+    /// Walks the stack from `ip`/`sp`/`bp`, reading stack words from `stack`.
+    pub fn unwind(&mut self, ip: u64, sp: u64, bp: u64, stack: &mut dyn StackMemory) -> Unwound {
+        let mut read = |addr: u64| stack.read_u64(addr).ok_or(());
+        let mut frames = Vec::new();
+        let mut too_deep = false;
+        {
+            let regs = UnwindRegsX86_64::new(ip, sp, bp);
+            let mut iter = self
+                .unwinder
+                .iter_frames(ip, regs, &mut self.cache, &mut read);
+            while let Ok(Some(address)) = iter.next() {
+                if frames.len() == MAX_FRAMES {
+                    too_deep = true;
+                    break;
+                }
+                frames.push(lookup_address(address));
+            }
+        }
+        Unwound {
+            frames,
+            truncated: too_deep || stack.truncated(),
+        }
+    }
+}
+
+/// The address to symbolize: return addresses point after the call, so look
+/// up the byte before them to land inside the calling instruction's line.
+fn lookup_address(address: FrameAddress) -> u64 {
+    address.address_for_lookup()
+}
