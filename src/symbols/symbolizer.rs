@@ -11,9 +11,10 @@ use super::dwarf::{DwarfFrame, DwarfInfo};
 use super::elf::ElfFile;
 use super::kallsyms::{Kallsyms, KERNEL_MODULE};
 use super::symtab::{SymbolTable, SymbolTableBuilder};
-use crate::profile::{Frame, FrameKind};
+use crate::profile::{AddressResolver, Frame, FrameKind, ModuleInfo};
 
-/// The function name of a frame whose code could not be named.
+/// The function name of a frame whose location is known (DWARF gave its
+/// file and line) but whose function is not.
 pub const UNKNOWN: &str = "[unknown]";
 
 /// Where the [`Symbolizer`] looks for things.
@@ -100,10 +101,13 @@ impl Symbolizer {
     /// real function (`inlined: false`), then the functions inlined into
     /// it down to the innermost (`inlined: true`). Each carries the line
     /// executing in it: the call site for outer frames, the address's own
-    /// line for the innermost. `build_id` is the id recorded for the file;
-    /// if the file on disk has another, it changed since the recording
-    /// (a warning is given once, and its frames are `[unknown]` unless a
-    /// debug file with the recorded id is found).
+    /// line for the innermost.
+    ///
+    /// Empty when the address cannot be named: the file is missing, no
+    /// symbol covers the address (padding between functions), or the file
+    /// changed since the recording. `build_id` is the id recorded for the
+    /// file; when the file on disk has another, a warning is given once and
+    /// only a debug file with the recorded id can still name its addresses.
     pub fn symbolize(&mut self, path: &str, build_id: Option<&[u8]>, svma: u64) -> &[Frame] {
         let index = self.module_index(path, build_id);
         let key = (index, svma);
@@ -247,7 +251,7 @@ impl Symbolizer {
                 format!("changed:{path}:{}", hex(recorded)),
                 format!(
                     "{path} changed since it was recorded (build-id {} then, {} now) and no debug \
-                     file with the recorded build-id was found; its frames are shown as {UNKNOWN}",
+                     file with the recorded build-id was found; its frames cannot be named",
                     hex(recorded),
                     hex(current)
                 ),
@@ -319,7 +323,7 @@ impl Symbolizer {
             Err(e) => {
                 self.warn_once(
                     format!("open:{}", path.display()),
-                    format!("{e}; its frames are shown as {UNKNOWN}"),
+                    format!("{e}; its frames cannot be named"),
                 );
                 None
             }
@@ -335,8 +339,16 @@ impl Symbolizer {
     }
 }
 
-/// Symbolizes one address in a module; also returns a warning when its
-/// DWARF could not be read there (the ELF symbol is used instead).
+impl AddressResolver for Symbolizer {
+    fn resolve(&mut self, module: &ModuleInfo, address: u64) -> Vec<Frame> {
+        self.symbolize(&module.path, module.build_id.as_deref(), address)
+            .to_vec()
+    }
+}
+
+/// Symbolizes one address in a module (empty: unknown); also returns a
+/// warning when its DWARF could not be read there (the ELF symbol is used
+/// instead).
 fn symbolize_in(module: &Module, svma: u64) -> (Vec<Frame>, Option<String>) {
     let native = |function: String, file: Option<String>, line: Option<u32>, inlined: bool| Frame {
         kind: FrameKind::Native,
@@ -347,14 +359,8 @@ fn symbolize_in(module: &Module, svma: u64) -> (Vec<Frame>, Option<String>) {
         inlined,
     };
     if !module.usable {
-        return (vec![native(UNKNOWN.into(), None, None, false)], None);
+        return (Vec::new(), None);
     }
-    let symbol_name = || {
-        module
-            .symbols
-            .lookup(svma)
-            .map(|s| demangle(s.name).into_owned())
-    };
     let (dwarf_frames, warning) = match &module.dwarf {
         Some(dwarf) => match dwarf.frames(svma) {
             Ok(frames) => (frames, None),
@@ -363,8 +369,11 @@ fn symbolize_in(module: &Module, svma: u64) -> (Vec<Frame>, Option<String>) {
         None => (Vec::new(), None),
     };
     if dwarf_frames.is_empty() {
-        let name = symbol_name().unwrap_or_else(|| UNKNOWN.into());
-        return (vec![native(name, None, None, false)], warning);
+        let frames = module
+            .symbols
+            .lookup(svma)
+            .map(|s| native(demangle(s.name).into_owned(), None, None, false));
+        return (frames.into_iter().collect(), warning);
     }
     let frames = dwarf_frames
         .into_iter()
@@ -497,10 +506,7 @@ mod tests {
         }
         let missing = "/nonexistent/libgone.so";
         for addr in [0x1000, 0x2000] {
-            let frames = sym.symbolize(missing, None, addr);
-            assert_eq!(frames.len(), 1);
-            assert_eq!(frames[0].function, UNKNOWN);
-            assert_eq!(frames[0].module.as_deref(), Some(missing));
+            assert!(sym.symbolize(missing, None, addr).is_empty());
         }
         let warnings = sym.take_warnings();
         assert_eq!(
@@ -508,5 +514,34 @@ mod tests {
             1,
             "{warnings:?}"
         );
+    }
+
+    #[test]
+    fn resolves_for_the_profile_reader() {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6";
+        let Ok(elf) = ElfFile::open(Path::new(libc)) else {
+            eprintln!("skipping: {libc} not present");
+            return;
+        };
+        let getpid = elf
+            .symbols()
+            .iter()
+            .find(|s| s.name == "getpid")
+            .expect("getpid")
+            .start;
+        let mut sym = Symbolizer::new(SymbolizerOptions::default());
+        let module = ModuleInfo {
+            path: libc.into(),
+            build_id: elf.build_id().map(<[u8]>::to_vec),
+        };
+        let frames = AddressResolver::resolve(&mut sym, &module, getpid);
+        assert_eq!(frames.last().map(|f| f.module.as_deref()), Some(Some(libc)));
+        assert!(frames[0].function.contains("getpid"), "{frames:?}");
+        // Unknown is empty, so the reader shows its `libc.so.6+0x...` placeholder.
+        let gone = ModuleInfo {
+            path: "/nonexistent/lib.so".into(),
+            build_id: None,
+        };
+        assert!(AddressResolver::resolve(&mut sym, &gone, 0x1000).is_empty());
     }
 }
