@@ -7,13 +7,11 @@ use super::options::CallGraph;
 use super::processes::Processes;
 use super::sampler::{Item, OwnedSample};
 use crate::profile::{
-    Frame, FrameKind, Meta, ModuleId, ModuleInfo, ProcessInfo, ProfileError, ProfileWriter,
-    RawFrame, RawFrameId, ThreadIdx, ThreadInfo,
+    AddressResolver, Frame, FrameKind, Meta, ModuleId, ModuleInfo, ProcessInfo, ProfileError,
+    ProfileWriter, RawFrame, RawFrameId, ThreadIdx, ThreadInfo, KERNEL_MODULE,
 };
-use crate::unwind::{CopiedStack, ElfCache, ProcessUnwinder};
-
-/// The pseudo-module kernel addresses are filed under.
-pub const KERNEL_MODULE: &str = "[kernel.kallsyms]";
+use crate::symbols::{Symbolizer, SymbolizerOptions};
+use crate::unwind::{CopiedStack, ProcessUnwinder};
 
 /// Counters for the end-of-recording summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,8 +28,9 @@ pub struct Recorder {
     pub processes: Processes,
     call_graph: CallGraph,
     unwinders: HashMap<u32, ProcessUnwinder>,
-    elves: ElfCache,
+    symbolizer: Symbolizer,
     modules: HashMap<String, ModuleId>,
+    module_build_ids: HashMap<ModuleId, Option<Vec<u8>>>,
     /// Every address frame interned so far, to symbolize at the end.
     pub address_frames: Vec<(RawFrameId, ModuleId, u64)>,
     known_address_frames: HashMap<(ModuleId, u64), RawFrameId>,
@@ -47,8 +46,9 @@ impl Recorder {
             processes: Processes::default(),
             call_graph,
             unwinders: HashMap::new(),
-            elves: ElfCache::default(),
+            symbolizer: Symbolizer::new(SymbolizerOptions::default()),
             modules: HashMap::new(),
+            module_build_ids: HashMap::new(),
             address_frames: Vec::new(),
             known_address_frames: HashMap::new(),
             threads: HashMap::new(),
@@ -131,6 +131,8 @@ impl Recorder {
             build_id: build_id.map(<[u8]>::to_vec),
         })?;
         self.modules.insert(path.to_string(), id);
+        self.module_build_ids
+            .insert(id, build_id.map(<[u8]>::to_vec));
         Ok(id)
     }
 
@@ -164,8 +166,8 @@ impl Recorder {
         match resolved {
             Some((mapping, true)) => {
                 let svma = self
-                    .elves
-                    .get(&mapping.path)
+                    .symbolizer
+                    .elf(std::path::Path::new(&*mapping.path))
                     .and_then(|elf| elf.file_offset_to_svma(mapping.file_offset(addr)));
                 match svma {
                     Some(svma) => {
@@ -197,7 +199,10 @@ impl Recorder {
                     return (vec![regs.ip], false);
                 };
                 let unwinder = self.unwinders.entry(sample.pid).or_default();
-                unwinder.sync(process, &mut self.elves);
+                let symbolizer = &mut self.symbolizer;
+                unwinder.sync(process, &mut |path| {
+                    symbolizer.elf(std::path::Path::new(path))
+                });
                 let mut stack = CopiedStack::new(regs.sp, &sample.stack, sample.stack_full);
                 let unwound = unwinder.unwind(regs.ip, regs.sp, regs.bp, &mut stack);
                 (unwound.frames, unwound.truncated)
@@ -261,8 +266,34 @@ impl Recorder {
         infos
     }
 
-    /// Symbolizes every address frame and completes the file.
-    pub fn finish(self, meta: &Meta) -> Result<crate::profile::WriteSummary, ProfileError> {
+    /// Symbolizes every address frame (once each) and completes the file.
+    pub fn finish(mut self, meta: &Meta) -> Result<crate::profile::WriteSummary, ProfileError> {
+        let modules: HashMap<ModuleId, ModuleInfo> = self
+            .modules
+            .iter()
+            .map(|(path, &id)| {
+                (
+                    id,
+                    ModuleInfo {
+                        path: path.clone(),
+                        build_id: self.module_build_ids.get(&id).cloned().flatten(),
+                    },
+                )
+            })
+            .collect();
+        let mut symbols = Vec::with_capacity(self.address_frames.len());
+        for &(raw, module, address) in &self.address_frames {
+            if let Some(info) = modules.get(&module) {
+                let frames = self.symbolizer.resolve(info, address);
+                if !frames.is_empty() {
+                    symbols.push((raw, frames));
+                }
+            }
+        }
+        self.writer.write_symbols(symbols)?;
+        for warning in self.symbolizer.take_warnings() {
+            eprintln!("pyperf: {warning}");
+        }
         self.writer.finish(meta)
     }
 

@@ -341,6 +341,9 @@ impl Symbolizer {
 
 impl AddressResolver for Symbolizer {
     fn resolve(&mut self, module: &ModuleInfo, address: u64) -> Vec<Frame> {
+        if module.path == crate::profile::KERNEL_MODULE {
+            return vec![self.symbolize_kernel(address)];
+        }
         self.symbolize(&module.path, module.build_id.as_deref(), address)
             .to_vec()
     }
