@@ -10,6 +10,7 @@ use crate::profile::{
     AddressResolver, Frame, FrameKind, Meta, ModuleId, ModuleInfo, ProcessInfo, ProfileError,
     ProfileWriter, RawFrame, RawFrameId, ThreadIdx, ThreadInfo, KERNEL_MODULE,
 };
+use crate::symbols::perfmap::PerfMap;
 use crate::symbols::{Symbolizer, SymbolizerOptions};
 use crate::unwind::{CopiedStack, ProcessUnwinder};
 
@@ -29,6 +30,7 @@ pub struct Recorder {
     call_graph: CallGraph,
     unwinders: HashMap<u32, ProcessUnwinder>,
     symbolizer: Symbolizer,
+    perf_maps: HashMap<u32, PerfMap>,
     modules: HashMap<String, ModuleId>,
     module_build_ids: HashMap<ModuleId, Option<Vec<u8>>>,
     /// Every address frame interned so far, to symbolize at the end.
@@ -47,6 +49,7 @@ impl Recorder {
             call_graph,
             unwinders: HashMap::new(),
             symbolizer: Symbolizer::new(SymbolizerOptions::default()),
+            perf_maps: HashMap::new(),
             modules: HashMap::new(),
             module_build_ids: HashMap::new(),
             address_frames: Vec::new(),
@@ -177,9 +180,30 @@ impl Recorder {
                     None => self.symbolic_frame(unknown_frame(Some(&mapping.path))),
                 }
             }
-            Some((mapping, false)) => self.symbolic_frame(unknown_frame(Some(&mapping.path))),
-            None => self.symbolic_frame(unknown_frame(None)),
+            Some((mapping, false)) => match self.jit_frame(pid, addr) {
+                Some(frame) => self.symbolic_frame(frame),
+                None => self.symbolic_frame(unknown_frame(Some(&mapping.path))),
+            },
+            None => match self.jit_frame(pid, addr) {
+                Some(frame) => self.symbolic_frame(frame),
+                None => self.symbolic_frame(unknown_frame(None)),
+            },
         }
+    }
+
+    /// The frame a JIT named in /tmp/perf-PID.map (CPython 3.12+ `-X perf`
+    /// trampolines become Python frames). The map is re-read on a miss, since
+    /// the program appends to it while it runs.
+    fn jit_frame(&mut self, pid: u32, addr: u64) -> Option<Frame> {
+        let map = self
+            .perf_maps
+            .entry(pid)
+            .or_insert_with(|| PerfMap::for_pid(pid));
+        if let Some(frame) = map.frame(addr) {
+            return Some(frame);
+        }
+        map.refresh().ok()?;
+        map.frame(addr)
     }
 
     /// User frames of a sample, leaf first, as lookup addresses; and whether the stack was cut short.
