@@ -9,5 +9,6 @@ pub mod cli;
 pub mod event;
 pub mod kernel;
 pub mod profile;
+pub mod python;
 pub mod stat;
 pub mod target;
