@@ -4,6 +4,8 @@
 //! Values are decoded explicitly (little-endian, bounds-checked) from copied
 //! bytes; nothing is transmuted.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::IoSliceMut;
 
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
@@ -65,6 +67,70 @@ impl RemoteMemory for ProcessMemory {
                 errno,
             }),
         }
+    }
+}
+
+const PAGE: u64 = 4096;
+
+/// A snapshot-scoped page cache over another memory: small reads are served
+/// from whole 4 KiB pages fetched once, so walking a stack costs one system
+/// call per page touched instead of one per field. Use one per sample and
+/// drop it: it never notices changes in the target.
+pub struct PageCache<'a, M: RemoteMemory + ?Sized> {
+    inner: &'a M,
+    /// `None`: the page could not be read as a whole.
+    pages: RefCell<HashMap<u64, Option<Box<[u8]>>>>,
+}
+
+impl<'a, M: RemoteMemory + ?Sized> PageCache<'a, M> {
+    /// Most pages kept (4 MiB); the cache is emptied when full.
+    const MAX_PAGES: usize = 1024;
+    /// Reads longer than this bypass the cache.
+    const MAX_CACHED_READ: usize = 2 * PAGE as usize;
+
+    pub fn new(inner: &'a M) -> Self {
+        PageCache {
+            inner,
+            pages: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Copy what the cached pages hold of `addr..addr+buf.len()`; `false`
+    /// if a page is not readable as a whole.
+    fn read_pages(&self, addr: u64, buf: &mut [u8]) -> bool {
+        let mut pages = self.pages.borrow_mut();
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = addr + done as u64;
+            let base = at & !(PAGE - 1);
+            if pages.len() >= Self::MAX_PAGES && !pages.contains_key(&base) {
+                pages.clear();
+            }
+            let page = pages.entry(base).or_insert_with(|| {
+                let mut data = vec![0u8; PAGE as usize].into_boxed_slice();
+                self.inner.read(base, &mut data).ok().map(|()| data)
+            });
+            let Some(page) = page else {
+                return false;
+            };
+            let from = (at - base) as usize;
+            let n = (PAGE as usize - from).min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&page[from..from + n]);
+            done += n;
+        }
+        true
+    }
+}
+
+impl<M: RemoteMemory + ?Sized> RemoteMemory for PageCache<'_, M> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        let fits = addr.checked_add(buf.len() as u64).is_some();
+        if fits && buf.len() <= Self::MAX_CACHED_READ && self.read_pages(addr, buf) {
+            return Ok(());
+        }
+        // Large reads, and ranges whose pages are not readable whole (the
+        // inner memory may serve smaller pieces), go straight through.
+        self.inner.read(addr, buf)
     }
 }
 
@@ -238,5 +304,25 @@ mod tests {
             Err(e) => panic!("{e}"),
         }
         assert!(read_u64(&mem, 8).is_err(), "page zero is never mapped");
+    }
+
+    #[test]
+    fn page_cache_serves_reads_across_pages_and_falls_back() {
+        let mut m = FakeMemory::new();
+        let bytes: Vec<u8> = (0..3 * PAGE as usize).map(|i| (i % 251) as u8).collect();
+        m.map(0x10000, bytes.clone());
+        // An odd-sized region that no whole page covers.
+        m.map(0x40010, vec![7; 16]);
+        let cache = PageCache::new(&m);
+        let mut buf = [0u8; 100];
+        cache
+            .read(0x10000 + PAGE - 50, &mut buf)
+            .expect("spans two pages");
+        assert_eq!(&buf[..], &bytes[PAGE as usize - 50..PAGE as usize + 50]);
+        assert_eq!(read_u64(&cache, 0x40010), Ok(0x0707_0707_0707_0707));
+        assert!(read_u64(&cache, 0x40020).is_err());
+        let mut big = vec![0u8; 3 * PAGE as usize];
+        cache.read(0x10000, &mut big).expect("large read");
+        assert_eq!(big, bytes);
     }
 }

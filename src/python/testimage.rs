@@ -140,6 +140,11 @@ impl Image {
         self.functions.len() - 1
     }
 
+    /// Address of thread `index`'s first frame pointer field.
+    pub fn frame_field(&self, index: usize) -> u64 {
+        self.threads[index] + self.layout.tstate.frame
+    }
+
     /// Address of code object `index`.
     pub fn code_address(&self, index: usize) -> u64 {
         self.functions[index]
@@ -261,19 +266,46 @@ pub struct GarbageMemory {
     pub seed: u64,
 }
 
+impl GarbageMemory {
+    fn word(&self, at: u64) -> u64 {
+        let mut x = self.seed ^ (at & !7).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^ (x >> 29)
+    }
+}
+
 impl RemoteMemory for GarbageMemory {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         // One hash per aligned 8-byte word, so a value depends only on its
         // address.
+        if addr % 8 == 0 {
+            for (i, chunk) in buf.chunks_mut(8).enumerate() {
+                let w = self.word(addr.wrapping_add(8 * i as u64)).to_le_bytes();
+                chunk.copy_from_slice(&w[..chunk.len()]);
+            }
+            return Ok(());
+        }
         for (i, b) in buf.iter_mut().enumerate() {
             let at = addr.wrapping_add(i as u64);
-            let mut x = self.seed ^ (at & !7).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            x ^= x >> 33;
-            x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-            x ^= x >> 29;
-            *b = x.to_le_bytes()[(at & 7) as usize];
+            *b = self.word(at).to_le_bytes()[(at & 7) as usize];
         }
         Ok(())
+    }
+}
+
+/// A real image over garbage: addresses the image does not map read as
+/// pseudo-random bytes, so pointers that leave the image lead to noise.
+pub struct OverGarbage<'a> {
+    pub image: &'a FakeMemory,
+    pub garbage: GarbageMemory,
+}
+
+impl RemoteMemory for OverGarbage<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        self.image
+            .read(addr, buf)
+            .or_else(|_| self.garbage.read(addr, buf))
     }
 }
 

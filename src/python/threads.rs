@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use super::error::PyError;
 use super::frames::{self, PyFrame};
 use super::layouts::{GilLocation, Layout};
-use super::memory::{read_bytes, read_u64, Fields, RemoteMemory};
+use super::memory::{read_bytes, read_u64, Fields, PageCache, RemoteMemory};
 use super::process::PythonProcess;
 
 /// Most thread states read per call, over all interpreters.
@@ -187,6 +187,12 @@ impl PythonProcess {
                     break;
                 }
                 match self.thread_state(mem, tstate, gil) {
+                    // A thread state points back at its interpreter; one
+                    // that does not is garbage (a torn read, freed memory).
+                    Ok((state, _)) if state.interp != interp => {
+                        self.stats.threads_skipped += 1;
+                        break;
+                    }
                     Ok((state, next)) => {
                         self.stats.threads += 1;
                         out.push(state);
@@ -247,6 +253,8 @@ impl PythonProcess {
         &mut self,
         mem: &M,
     ) -> Result<Vec<PyThread>, PyError> {
+        // One snapshot: each page of the target is read at most once.
+        let mem = &PageCache::new(mem);
         let states = self.thread_states(mem)?;
         let budget_end = self.stats.frames + self.stats.frames_skipped + MAX_FRAMES_PER_READ;
         let mut out = Vec::with_capacity(states.len());
@@ -277,6 +285,7 @@ impl PythonProcess {
         mem: &M,
         tstate_addr: u64,
     ) -> Result<PyThread, PyError> {
+        let mem = &PageCache::new(mem);
         let layout = *self.layout();
         let interp = read_u64(mem, tstate_addr.wrapping_add(layout.tstate.interp))?;
         let gil = read_gil(mem, &layout, self.runtime_address(), interp);
@@ -481,6 +490,46 @@ mod tests {
                     assert!(threads.len() <= MAX_THREADS);
                     let frames: usize = threads.iter().map(|t| t.frames.len()).sum();
                     assert!(frames as u64 <= MAX_FRAMES_PER_READ);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_frame_chains_are_bounded() {
+        use crate::python::testimage::OverGarbage;
+        for layout in test_layouts() {
+            for seed in 0..4u64 {
+                let mut img = Image::new(layout);
+                let t = img.thread(&[]);
+                // The thread's frame pointer leads into noise (or, with a
+                // _PyCFrame, the cframe's current_frame does).
+                let field = match layout.tstate.cframe_current_frame {
+                    Some(off) => {
+                        crate::python::memory::read_u64(&img.mem, img.frame_field(t))
+                            .expect("cframe")
+                            + off
+                    }
+                    None => img.frame_field(t),
+                };
+                img.mem.put_u64(field, 0xdead_0000_0000 + seed * 0x1000);
+                let mem = OverGarbage {
+                    image: &img.mem,
+                    garbage: GarbageMemory { seed },
+                };
+                for types in [crate::python::testimage::TYPES, Default::default()] {
+                    let mut py = crate::python::PythonProcess::with_layout(
+                        0,
+                        layout,
+                        crate::python::testimage::RUNTIME,
+                        types,
+                    );
+                    let start = Instant::now();
+                    let threads = py.read_threads(&mem).expect("the runtime is intact");
+                    assert!(start.elapsed() < Duration::from_secs(10));
+                    assert_eq!(threads.len(), 1);
+                    assert!(!threads[0].complete || threads[0].frames.is_empty());
+                    assert!(threads[0].frames.len() <= crate::python::frames::MAX_FRAMES);
                 }
             }
         }
