@@ -25,9 +25,18 @@ fn main() -> anyhow::Result<()> {
         }
     );
     let mem = ProcessMemory::new(pid);
-    for thread in py.read_threads(&mem).context("reading threads")? {
+    let threads = py.read_threads(&mem).context("reading threads")?;
+    // Before 3.11 thread states hold only the pthread_t: map it to a TID
+    // through each thread's fs_base (stops each thread for a moment).
+    let pointers = if threads.iter().any(|t| t.native_thread_id.is_none()) {
+        pyperf::python::tids::thread_pointers(pid).unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    for thread in threads {
         let tid = thread
             .native_thread_id
+            .or_else(|| pointers.get(&thread.thread_id).copied())
             .map_or_else(|| "?".to_string(), |t| t.to_string());
         let gil = match thread.holds_gil {
             Some(true) => " (holds the GIL)",

@@ -186,15 +186,23 @@ fn load_bias(maps: &[MapEntry], path: &str, segments: &[Segment]) -> Option<u64>
     None
 }
 
-/// A file to open for a path seen in the target's maps: through
-/// `/proc/PID/root` so that processes in other mount namespaces work.
-fn host_path(pid: i32, path: &str) -> PathBuf {
+/// A file to open for a path seen in the target's maps: the mapped file
+/// itself through `/proc/PID/map_files` (right even if the path was
+/// deleted or replaced since, e.g. by an upgrade; needs privileges), else
+/// through `/proc/PID/root` so that processes in other mount namespaces
+/// work, else the path as named.
+fn host_path(pid: i32, path: &str, maps: &[MapEntry]) -> PathBuf {
+    if let Some(m) = maps.iter().find(|m| m.path.as_deref() == Some(path)) {
+        let via_map = PathBuf::from(format!("/proc/{pid}/map_files/{:x}-{:x}", m.start, m.end));
+        if File::open(&via_map).is_ok() {
+            return via_map;
+        }
+    }
     let via_root = PathBuf::from(format!("/proc/{pid}/root{path}"));
     if via_root.exists() {
-        via_root
-    } else {
-        PathBuf::from(path)
+        return via_root;
     }
+    PathBuf::from(path)
 }
 
 /// Addresses of type objects, to check what a pointer points at.
@@ -257,7 +265,7 @@ impl PythonProcess {
             }
         }
         for path in candidates {
-            let file = host_path(pid, &path);
+            let file = host_path(pid, &path, &maps);
             let facts = match read_elf(&file) {
                 Ok(f) => f,
                 // An executable we cannot parse is simply not Python; a
