@@ -13,6 +13,7 @@ pub mod exit;
 pub mod kernel;
 pub mod output;
 pub mod profile;
+pub mod python;
 pub mod record;
 pub mod stat;
 pub mod symbols;

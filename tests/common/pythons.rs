@@ -1,85 +1,132 @@
-//! The one place tests find CPython interpreters.
+//! CPython interpreters installed on this machine, for tests that run them.
 //!
-//! Interpreters come from pyenv (`$PYENV_ROOT`, default /root/.pyenv): one per
-//! minor version, the newest patch release. A test asks for a version and
-//! skips with a printed reason when it is absent.
+//! Included with `#[path = "common/pythons.rs"] mod pythons;`.
 
-use std::path::PathBuf;
+#![allow(dead_code)]
 
-/// An installed interpreter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use std::path::{Path, PathBuf};
+
+/// The minor versions the Python reader supports and must be tested with.
+pub const MINORS: std::ops::RangeInclusive<u8> = 8..=13;
+
+/// One installed interpreter.
+#[derive(Debug, Clone)]
 pub struct Python {
-    /// e.g. (3, 12)
-    pub minor: (u32, u32),
-    /// e.g. "3.12.1"
+    /// "3.12.1".
     pub version: String,
-    pub executable: PathBuf,
+    pub minor: u8,
+    pub exe: PathBuf,
 }
 
-fn pyenv_root() -> PathBuf {
-    std::env::var_os("PYENV_ROOT").map_or_else(|| PathBuf::from("/root/.pyenv"), PathBuf::from)
+/// Where pyenv keeps interpreters: `$PYENV_ROOT` or /root/.pyenv.
+pub fn pyenv_root() -> PathBuf {
+    std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root/.pyenv"))
 }
 
-fn parse_version(name: &str) -> Option<(u32, u32, u32)> {
-    let mut parts = name.split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    let patch = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some((major, minor, patch))
-}
-
-/// Every installed CPython, newest patch per minor version, oldest first.
+/// Every pyenv CPython 3.8+ (exact "3.X.Y" directories), oldest first.
 pub fn installed() -> Vec<Python> {
-    let mut found: Vec<((u32, u32, u32), PathBuf)> =
-        std::fs::read_dir(pyenv_root().join("versions"))
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| {
-                let entry = entry.ok()?;
-                let version = parse_version(entry.file_name().to_str()?)?;
-                let exe = entry.path().join("bin/python3");
-                exe.exists().then_some((version, exe))
-            })
-            .collect();
-    found.sort();
-    let mut out: Vec<Python> = Vec::new();
-    for ((major, minor, patch), exe) in found {
-        out.retain(|p| p.minor != (major, minor));
-        out.push(Python {
-            minor: (major, minor),
-            version: format!("{major}.{minor}.{patch}"),
-            executable: exe,
-        });
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir(pyenv_root().join("versions")) else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let parts: Vec<&str> = name.split('.').collect();
+        let [major, minor, micro] = parts.as_slice() else {
+            continue;
+        };
+        let (Ok(3), Ok(minor), Ok(_)) = (
+            major.parse::<u8>(),
+            minor.parse::<u8>(),
+            micro.parse::<u8>(),
+        ) else {
+            continue;
+        };
+        if minor < 8 {
+            continue;
+        }
+        let exe = entry.path().join("bin").join(format!("python3.{minor}"));
+        if exe.is_file() {
+            found.push(Python {
+                version: name,
+                minor,
+                exe,
+            });
+        }
     }
-    out
+    found.sort_by_key(|p| {
+        p.version
+            .split('.')
+            .map(|n| n.parse::<u32>().unwrap_or(0))
+            .collect::<Vec<_>>()
+    });
+    found
 }
 
-/// The interpreter for `major.minor`, or `None` after printing why the caller skips.
-pub fn find(major: u32, minor: u32) -> Option<Python> {
-    let found = installed().into_iter().find(|p| p.minor == (major, minor));
+/// The interpreters to test: all installed ones, with a printed reason for
+/// each supported minor version that is missing.
+pub fn for_tests() -> Vec<Python> {
+    let found = installed();
+    for minor in MINORS {
+        if !found.iter().any(|p| p.minor == minor) {
+            eprintln!(
+                "skipping Python 3.{minor}: not installed under {}",
+                pyenv_root().join("versions").display()
+            );
+        }
+    }
+    found
+}
+
+/// The distribution's interpreter when it links libpython statically
+/// (Debian's /usr/bin/python3.X does), as `(version string, path)`.
+pub fn system_static() -> Option<Python> {
+    let exe = std::fs::canonicalize("/usr/bin/python3").ok()?;
+    let maps_libpython = std::process::Command::new("ldd")
+        .arg(&exe)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("libpython"))?;
+    if maps_libpython {
+        return None;
+    }
+    let out = std::process::Command::new(&exe)
+        .args(["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"])
+        .output()
+        .ok()?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let minor = version.split('.').nth(1)?.parse().ok()?;
+    Some(Python {
+        version,
+        minor,
+        exe,
+    })
+}
+
+/// The include directory of a pyenv interpreter (for building against it).
+pub fn prefix_of(exe: &Path) -> Option<PathBuf> {
+    Some(exe.parent()?.parent()?.to_path_buf())
+}
+
+/// The interpreter for `3.minor`, or `None` after printing why the caller skips.
+pub fn find(minor: u8) -> Option<Python> {
+    let found = installed().into_iter().rev().find(|p| p.minor == minor);
     if found.is_none() {
         eprintln!(
-            "SKIPPED: CPython {major}.{minor} is not installed under {}/versions",
-            pyenv_root().display()
+            "SKIPPED: CPython 3.{minor} is not installed under {}",
+            pyenv_root().join("versions").display()
         );
     }
     found
 }
 
-/// The interpreters a Python-facing test runs on: 3.8 and newer.
-pub fn supported() -> Vec<Python> {
-    let all = installed();
-    for minor in 8..=13 {
-        if !all.iter().any(|p| p.minor == (3, minor)) {
-            eprintln!("SKIPPED: CPython 3.{minor} is not installed; its cases are skipped");
-        }
-    }
-    all.into_iter().filter(|p| p.minor >= (3, 8)).collect()
-}
-
-/// A default interpreter for tests that need any Python 3 (3.11 preferred, as CI runs it).
+/// An interpreter for tests that need any Python 3: 3.11 (which CI runs),
+/// else the newest installed one, else `python3` from PATH.
 pub fn default_python() -> PathBuf {
-    find(3, 11)
-        .map(|p| p.executable)
+    find(11)
+        .or_else(|| installed().pop())
+        .map(|p| p.exe)
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
