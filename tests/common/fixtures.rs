@@ -362,6 +362,9 @@ pub struct SleeperTruth {
     pub python_stack: Vec<TruthFrame>,
     /// Native frames below the Python leaf (excluding libc), root to leaf.
     pub native_stack: Vec<TruthFrame>,
+    /// Native mode: the names the libc leaf below `native_stack` may have.
+    #[serde(default)]
+    pub native_leaf_libc: Vec<String>,
 }
 
 /// A running `sleeper.py`, blocked; killed when dropped.
@@ -395,6 +398,7 @@ pub fn spawn_sleeper(python: &Python, mode: &str) -> Sleeper {
             mode: mode.to_string(),
             python_stack: Vec::new(),
             native_stack: Vec::new(),
+            native_leaf_libc: Vec::new(),
         },
         child,
         _dir: dir,
