@@ -13,6 +13,7 @@ use crate::output::{
     SortBy, WeightMode,
 };
 use crate::profile::{self, Profile};
+use crate::symbols::{Symbolizer, SymbolizerOptions};
 
 /// Reads a profile, saying so when the recording was cut short.
 pub fn load(path: &Path) -> anyhow::Result<Profile> {
@@ -26,8 +27,13 @@ pub fn load(path: &Path) -> anyhow::Result<Profile> {
             ),
         ));
     }
-    let outcome =
-        profile::read_profile(path, None).map_err(|e| exit::with_code(1, e.to_string()))?;
+    // Frames a killed recording never symbolized are resolved from the binaries on disk.
+    let mut symbolizer = Symbolizer::new(SymbolizerOptions::default());
+    let outcome = profile::read_profile(path, Some(&mut symbolizer))
+        .map_err(|e| exit::with_code(1, e.to_string()))?;
+    for warning in symbolizer.take_warnings() {
+        eprintln!("pyperf: {warning}");
+    }
     if !outcome.complete {
         eprintln!("pyperf: {} is incomplete (the recording was interrupted); showing the samples it holds", path.display());
     }

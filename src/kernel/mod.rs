@@ -3,6 +3,7 @@
 pub mod cpus;
 pub mod mapped_file;
 pub mod probe;
+pub mod ptrace;
 pub mod records;
 pub mod ring;
 pub mod sys;

@@ -18,4 +18,5 @@ pub use format::{
 pub use model::*;
 pub use raw::{
     unresolved_frame, AddressResolver, ModuleId, ModuleInfo, RawFrame, RawFrameId, StackNodeId,
+    KERNEL_MODULE,
 };

@@ -17,6 +17,9 @@ pub type RawFrameId = u32;
 /// A node of the file's stack prefix tree; `0` is the empty stack.
 pub type StackNodeId = u32;
 
+/// The module name kernel addresses are filed under (as in perf).
+pub const KERNEL_MODULE: &str = "[kernel.kallsyms]";
+
 /// A binary or shared library that address frames point into.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ModuleInfo {

@@ -7,13 +7,12 @@ use super::options::CallGraph;
 use super::processes::Processes;
 use super::sampler::{Item, OwnedSample};
 use crate::profile::{
-    Frame, FrameKind, Meta, ModuleId, ModuleInfo, ProcessInfo, ProfileError, ProfileWriter,
-    RawFrame, RawFrameId, ThreadIdx, ThreadInfo,
+    AddressResolver, Frame, FrameKind, Meta, ModuleId, ModuleInfo, ProcessInfo, ProfileError,
+    ProfileWriter, RawFrame, RawFrameId, ThreadIdx, ThreadInfo, KERNEL_MODULE,
 };
-use crate::unwind::{CopiedStack, ElfCache, ProcessUnwinder};
-
-/// The pseudo-module kernel addresses are filed under.
-pub const KERNEL_MODULE: &str = "[kernel.kallsyms]";
+use crate::symbols::perfmap::PerfMap;
+use crate::symbols::{Symbolizer, SymbolizerOptions};
+use crate::unwind::{CopiedStack, ProcessUnwinder};
 
 /// Counters for the end-of-recording summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,8 +29,10 @@ pub struct Recorder {
     pub processes: Processes,
     call_graph: CallGraph,
     unwinders: HashMap<u32, ProcessUnwinder>,
-    elves: ElfCache,
+    symbolizer: Symbolizer,
+    perf_maps: HashMap<u32, PerfMap>,
     modules: HashMap<String, ModuleId>,
+    module_build_ids: HashMap<ModuleId, Option<Vec<u8>>>,
     /// Every address frame interned so far, to symbolize at the end.
     pub address_frames: Vec<(RawFrameId, ModuleId, u64)>,
     known_address_frames: HashMap<(ModuleId, u64), RawFrameId>,
@@ -47,8 +48,10 @@ impl Recorder {
             processes: Processes::default(),
             call_graph,
             unwinders: HashMap::new(),
-            elves: ElfCache::default(),
+            symbolizer: Symbolizer::new(SymbolizerOptions::default()),
+            perf_maps: HashMap::new(),
             modules: HashMap::new(),
+            module_build_ids: HashMap::new(),
             address_frames: Vec::new(),
             known_address_frames: HashMap::new(),
             threads: HashMap::new(),
@@ -131,6 +134,8 @@ impl Recorder {
             build_id: build_id.map(<[u8]>::to_vec),
         })?;
         self.modules.insert(path.to_string(), id);
+        self.module_build_ids
+            .insert(id, build_id.map(<[u8]>::to_vec));
         Ok(id)
     }
 
@@ -164,8 +169,8 @@ impl Recorder {
         match resolved {
             Some((mapping, true)) => {
                 let svma = self
-                    .elves
-                    .get(&mapping.path)
+                    .symbolizer
+                    .elf(std::path::Path::new(&*mapping.path))
                     .and_then(|elf| elf.file_offset_to_svma(mapping.file_offset(addr)));
                 match svma {
                     Some(svma) => {
@@ -175,9 +180,30 @@ impl Recorder {
                     None => self.symbolic_frame(unknown_frame(Some(&mapping.path))),
                 }
             }
-            Some((mapping, false)) => self.symbolic_frame(unknown_frame(Some(&mapping.path))),
-            None => self.symbolic_frame(unknown_frame(None)),
+            Some((mapping, false)) => match self.jit_frame(pid, addr) {
+                Some(frame) => self.symbolic_frame(frame),
+                None => self.symbolic_frame(unknown_frame(Some(&mapping.path))),
+            },
+            None => match self.jit_frame(pid, addr) {
+                Some(frame) => self.symbolic_frame(frame),
+                None => self.symbolic_frame(unknown_frame(None)),
+            },
         }
+    }
+
+    /// The frame a JIT named in /tmp/perf-PID.map (CPython 3.12+ `-X perf`
+    /// trampolines become Python frames). The map is re-read on a miss, since
+    /// the program appends to it while it runs.
+    fn jit_frame(&mut self, pid: u32, addr: u64) -> Option<Frame> {
+        let map = self
+            .perf_maps
+            .entry(pid)
+            .or_insert_with(|| PerfMap::for_pid(pid));
+        if let Some(frame) = map.frame(addr) {
+            return Some(frame);
+        }
+        map.refresh().ok()?;
+        map.frame(addr)
     }
 
     /// User frames of a sample, leaf first, as lookup addresses; and whether the stack was cut short.
@@ -197,7 +223,10 @@ impl Recorder {
                     return (vec![regs.ip], false);
                 };
                 let unwinder = self.unwinders.entry(sample.pid).or_default();
-                unwinder.sync(process, &mut self.elves);
+                let symbolizer = &mut self.symbolizer;
+                unwinder.sync(process, &mut |path| {
+                    symbolizer.elf(std::path::Path::new(path))
+                });
                 let mut stack = CopiedStack::new(regs.sp, &sample.stack, sample.stack_full);
                 let unwound = unwinder.unwind(regs.ip, regs.sp, regs.bp, &mut stack);
                 (unwound.frames, unwound.truncated)
@@ -261,8 +290,34 @@ impl Recorder {
         infos
     }
 
-    /// Symbolizes every address frame and completes the file.
-    pub fn finish(self, meta: &Meta) -> Result<crate::profile::WriteSummary, ProfileError> {
+    /// Symbolizes every address frame (once each) and completes the file.
+    pub fn finish(mut self, meta: &Meta) -> Result<crate::profile::WriteSummary, ProfileError> {
+        let modules: HashMap<ModuleId, ModuleInfo> = self
+            .modules
+            .iter()
+            .map(|(path, &id)| {
+                (
+                    id,
+                    ModuleInfo {
+                        path: path.clone(),
+                        build_id: self.module_build_ids.get(&id).cloned().flatten(),
+                    },
+                )
+            })
+            .collect();
+        let mut symbols = Vec::with_capacity(self.address_frames.len());
+        for &(raw, module, address) in &self.address_frames {
+            if let Some(info) = modules.get(&module) {
+                let frames = self.symbolizer.resolve(info, address);
+                if !frames.is_empty() {
+                    symbols.push((raw, frames));
+                }
+            }
+        }
+        self.writer.write_symbols(symbols)?;
+        for warning in self.symbolizer.take_warnings() {
+            eprintln!("pyperf: {warning}");
+        }
         self.writer.finish(meta)
     }
 

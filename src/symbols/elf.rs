@@ -5,17 +5,16 @@
 //! addresses the file itself uses, as `nm` and `addr2line -e` print them.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
 use std::ffi::OsStr;
 use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use object::elf;
-use object::read::elf::{ElfFile64, FileHeader, SectionHeader};
 use object::{
-    Endianness, Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable,
-    SectionFlags, SectionKind, SegmentFlags, SymbolIndex, SymbolKind,
+    Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionFlags, SectionKind, SegmentFlags,
+    SymbolKind,
 };
 
 use super::error::SymbolsError;
@@ -80,7 +79,7 @@ pub struct ElfFile {
     loads: Vec<LoadSegment>,
     has_dwarf: bool,
     has_symtab: bool,
-    symbols: OnceCell<SymbolTable>,
+    symbols: OnceLock<SymbolTable>,
 }
 
 impl ElfFile {
@@ -138,7 +137,7 @@ impl ElfFile {
             loads,
             has_dwarf,
             has_symtab,
-            symbols: OnceCell::new(),
+            symbols: OnceLock::new(),
         })
     }
 
@@ -237,7 +236,7 @@ impl ElfFile {
         for symbol in file.symbols().chain(file.dynamic_symbols()) {
             add_code_symbol(&file, &symbol, builder);
         }
-        add_plt_symbols(&file, builder);
+        super::plt::add_plt_symbols(&file, builder);
     }
 
     /// A section by name, with its SVMA range and (decompressed) data.
@@ -323,69 +322,6 @@ fn is_executable(section: &object::Section<'_, '_>) -> bool {
     }
 }
 
-/// Names x86-64 PLT stubs `target@plt`, as `objdump` and `perf` do, so
-/// samples in them are not anonymous. Stub `i` belongs to the `i`-th
-/// `.rela.plt` entry: 16 bytes each in `.plt.sec` (IBT layout) or in
-/// `.plt` after its 16-byte header.
-fn add_plt_symbols(file: &object::File<'_>, builder: &mut SymbolTableBuilder) {
-    let object::File::Elf64(elf_file) = file else {
-        return;
-    };
-    if elf_file.elf_header().e_machine(elf_file.endian()) != elf::EM_X86_64 {
-        return;
-    }
-    let _ = add_x86_64_plt_symbols(elf_file, file, builder);
-}
-
-fn add_x86_64_plt_symbols(
-    elf_file: &ElfFile64<'_, Endianness>,
-    file: &object::File<'_>,
-    builder: &mut SymbolTableBuilder,
-) -> Option<()> {
-    const STUB: u64 = 16;
-    let endian = elf_file.endian();
-    let sections = elf_file.elf_section_table();
-    let (_, rela_plt) = sections.section_by_name(endian, b".rela.plt")?;
-    let (relocations, _) = rela_plt.rela(endian, elf_file.data()).ok()??;
-    let (first_stub, stubs) = match sections.section_by_name(endian, b".plt.sec") {
-        Some((_, sec)) => (sec.sh_addr(endian), sec),
-        None => {
-            let (_, plt) = sections.section_by_name(endian, b".plt")?;
-            (plt.sh_addr(endian).checked_add(STUB)?, plt)
-        }
-    };
-    if stubs.sh_entsize(endian) != STUB && stubs.sh_entsize(endian) != 0 {
-        return None;
-    }
-    let stubs_end = stubs.sh_addr(endian).checked_add(stubs.sh_size(endian))?;
-    let dynsym = file.dynamic_symbol_table()?;
-    for (i, rela) in relocations.iter().enumerate() {
-        let start = first_stub.checked_add(STUB.checked_mul(i as u64)?)?;
-        if start.checked_add(STUB)? > stubs_end {
-            break;
-        }
-        let index = rela.r_sym(endian, false);
-        if index == 0 {
-            continue; // IRELATIVE: no symbol to name the stub after
-        }
-        let Ok(symbol) = dynsym.symbol_by_index(SymbolIndex(index as usize)) else {
-            continue;
-        };
-        let Ok(name) = symbol.name() else {
-            continue;
-        };
-        builder.add(
-            &format!("{name}@plt"),
-            start,
-            STUB,
-            Binding::Local,
-            true,
-            Some(stubs_end),
-        );
-    }
-    Some(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,6 +349,35 @@ mod tests {
         assert_eq!(elf.file_offset_to_svma(text_offset), Some(text.svma.start));
         let sections = elf.unwind_sections();
         assert!(sections.eh_frame.is_some() && sections.eh_frame_hdr.is_some());
+    }
+
+    /// The recorder's path from a runtime address to a symbol, checked on
+    /// this very process: the mapping of libc holding `getpid` (from
+    /// /proc/self/maps), its offset, then the file's own symbol table.
+    #[test]
+    fn runtime_address_through_proc_maps_offset_to_symbol() {
+        let runtime = libc::getpid as *const () as usize as u64;
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("read maps");
+        let (start, offset, path) = maps
+            .lines()
+            .find_map(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let (lo, hi) = f.first()?.split_once('-')?;
+                let (lo, hi) = (
+                    u64::from_str_radix(lo, 16).ok()?,
+                    u64::from_str_radix(hi, 16).ok()?,
+                );
+                (lo <= runtime && runtime < hi && f.len() >= 6)
+                    .then(|| (lo, u64::from_str_radix(f[2], 16).ok(), f[5].to_string()))
+            })
+            .expect("getpid is mapped");
+        let elf = ElfFile::open(Path::new(&path)).expect("the library opens");
+        let svma = elf
+            .file_offset_to_svma(runtime - start + offset.expect("offset"))
+            .expect("offset is in a PT_LOAD segment");
+        let symbol = elf.lookup_symbol(svma).expect("named");
+        assert_eq!(symbol.start, svma, "getpid's address is its symbol's start");
+        assert!(symbol.name.contains("getpid"), "{} in {path}", symbol.name);
     }
 
     #[test]

@@ -83,9 +83,11 @@ impl SymbolTableBuilder {
         let names = std::mem::take(&mut self.names);
         let name_of = |s: &RawSymbol| &names[s.name.0 as usize..(s.name.0 + s.name.1) as usize];
         // Best alias first within each address, deterministically: a typed
-        // function over a label, a sized symbol over a size-0 one, global over
-        // weak over local, fewer leading underscores (`malloc` over
-        // `__libc_malloc`), then by name so the choice never depends on order.
+        // function over a label, a sized symbol over a size-0 one, an
+        // exported (global or weak) name over a local one, fewer leading
+        // underscores (glibc's `getpid` is a weak alias of `__getpid`), a
+        // global over a weak one (`_exit` over `_Exit`), then by name, so
+        // the choice never depends on the order symbols were read in.
         self.raw.sort_by(|a, b| {
             a.start.cmp(&b.start).then_with(|| {
                 let key = |s: &RawSymbol| {
@@ -93,8 +95,9 @@ impl SymbolTableBuilder {
                     (
                         Reverse(s.typed_function),
                         Reverse(s.size > 0),
-                        Reverse(s.binding),
+                        Reverse(s.binding != Binding::Local),
                         name.bytes().take_while(|&c| c == b'_').count(),
+                        Reverse(s.binding),
                     )
                 };
                 key(a).cmp(&key(b)).then_with(|| name_of(a).cmp(name_of(b)))
@@ -246,20 +249,32 @@ mod tests {
     }
 
     #[test]
-    fn aliases_prefer_global_then_fewer_underscores_in_any_order() {
-        let syms = [
-            ("__libc_malloc", 0x100, 0x20, Binding::Global),
-            ("__malloc", 0x100, 0x20, Binding::Local),
-            ("malloc", 0x100, 0x20, Binding::Weak),
-            ("zz_malloc", 0x100, 0x20, Binding::Global),
-        ];
-        let mut reversed = syms;
-        reversed.reverse();
-        for order in [&syms, &reversed] {
-            let t = table(order);
-            assert_eq!(t.len(), 1);
-            assert_eq!(t.lookup(0x110).map(|s| s.name), Some("zz_malloc"));
-        }
+    fn aliases_prefer_exported_then_fewer_underscores_then_global_in_any_order() {
+        let check = |syms: &[(&str, u64, u64, Binding)], want: &str| {
+            let mut reversed = syms.to_vec();
+            reversed.reverse();
+            for order in [syms, &reversed[..]] {
+                let t = table(order);
+                assert_eq!(t.len(), 1);
+                assert_eq!(t.lookup(0x110).map(|s| s.name), Some(want));
+            }
+        };
+        check(
+            &[
+                ("__getpid", 0x100, 0x20, Binding::Global),
+                ("getpid", 0x100, 0x20, Binding::Weak),
+                ("getpid_local", 0x100, 0x20, Binding::Local),
+            ],
+            "getpid",
+        );
+        check(
+            &[
+                ("_Exit", 0x100, 0x20, Binding::Weak),
+                ("_exit", 0x100, 0x20, Binding::Global),
+                ("exit_local", 0x100, 0x20, Binding::Local),
+            ],
+            "_exit",
+        );
     }
 
     #[test]

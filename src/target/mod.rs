@@ -4,6 +4,7 @@ pub mod attach;
 pub mod launch;
 pub mod signals;
 pub mod status;
+pub mod tracer;
 
 use nix::errno::Errno;
 
@@ -29,6 +30,8 @@ pub enum TargetError {
     Wait(Errno),
     #[error("no process with pid {0}: check the pid (is the program still running?)")]
     NoSuchProcess(i32),
+    #[error("cannot trace process {pid} ({errno}): another debugger or profiler may be attached, or ptrace is restricted (kernel.yama.ptrace_scope)")]
+    Trace { pid: i32, errno: Errno },
     #[error("cannot set up signal handling: {0}")]
     Signals(Errno),
 }

@@ -5,5 +5,5 @@ pub mod process;
 pub mod sections;
 pub mod stack;
 
-pub use process::{ElfCache, ProcessUnwinder, Unwound, MAX_FRAMES};
+pub use process::{ProcessUnwinder, Unwound, MAX_FRAMES};
 pub use stack::{CopiedStack, StackMemory};

@@ -4,8 +4,6 @@
 //! `.eh_frame`/`.eh_frame_hdr`/`.debug_frame`; addresses outside any module
 //! are unwound with frame pointers (framehop's fallback rule).
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
@@ -18,22 +16,6 @@ use crate::symbols::elf::ElfFile;
 
 /// Deepest stack pyperf follows; deeper stacks are marked truncated.
 pub const MAX_FRAMES: usize = 1024;
-
-/// ELF files opened once per recording, shared by every process mapping them.
-#[derive(Default)]
-pub struct ElfCache {
-    files: HashMap<String, Option<Arc<ElfFile>>>,
-}
-
-impl ElfCache {
-    /// The parsed file at `path`, or `None` if it cannot be read (deleted, not ELF).
-    pub fn get(&mut self, path: &str) -> Option<Arc<ElfFile>> {
-        self.files
-            .entry(path.to_string())
-            .or_insert_with(|| ElfFile::open(Path::new(path)).ok().map(Arc::new))
-            .clone()
-    }
-}
 
 /// The result of unwinding one sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,13 +78,18 @@ fn module_for(
 
 impl ProcessUnwinder {
     /// Brings the module list in line with the process's current mappings.
-    pub fn sync(&mut self, process: &Process, elves: &mut ElfCache) {
+    /// `elf_of` opens (or returns the cached) ELF file of a path.
+    pub fn sync(
+        &mut self,
+        process: &Process,
+        elf_of: &mut dyn FnMut(&str) -> Option<Arc<ElfFile>>,
+    ) {
         if self.maps_generation == Some(process.maps_generation) {
             return;
         }
         self.unwinder = UnwinderX86_64::new();
         for mapping in process.maps.values().filter(|m| m.is_file()) {
-            if let Some(elf) = elves.get(&mapping.path) {
+            if let Some(elf) = elf_of(&mapping.path) {
                 if let Some(module) = module_for(
                     &elf,
                     &mapping.path,

@@ -86,7 +86,7 @@ pub struct NmSymbol {
     pub name: String,
 }
 
-/// Defined symbols listed by `nm` with `args` (e.g. `["-D"]`), names raw.
+/// Defined symbols listed by `nm` with `args` (e.g. `["-D"]`; not `-S`), names raw.
 pub fn nm(binary: &Path, args: &[&str]) -> Vec<NmSymbol> {
     run(Command::new("nm").args(args).arg(binary))
         .lines()
@@ -100,7 +100,7 @@ pub fn nm(binary: &Path, args: &[&str]) -> Vec<NmSymbol> {
         .collect()
 }
 
-/// One frame as `addr2line -f -C -i` prints it.
+/// One frame as `addr2line -f -i` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OracleFrame {
     pub function: String,
@@ -108,8 +108,10 @@ pub struct OracleFrame {
     pub line: Option<u32>,
 }
 
-/// `addr2line -f -C -i -e binary` for each address: innermost frame first,
-/// as addr2line prints them.
+/// `addr2line -f -i -e binary` for each address: innermost frame first, as
+/// addr2line prints them, names raw (mangled): tests demangle them with our
+/// demangler, so that these comparisons test symbolization alone (the
+/// demangler is checked against c++filt separately).
 pub fn addr2line(binary: &Path, addrs: &[u64]) -> Vec<Vec<OracleFrame>> {
     // addr2line prints a variable number of frames per address; a sentinel
     // address (0) after each one marks where the frames of the next begin.
@@ -119,7 +121,7 @@ pub fn addr2line(binary: &Path, addrs: &[u64]) -> Vec<Vec<OracleFrame>> {
     }
     let out = run_with_input(
         Command::new("addr2line")
-            .args(["-f", "-C", "-i", "-e"])
+            .args(["-f", "-i", "-e"])
             .arg(binary),
         &input,
     );
@@ -150,7 +152,96 @@ fn parse_oracle_frame(func: &str, loc: &str) -> OracleFrame {
     };
     OracleFrame {
         function: func.to_string(),
-        file: (file != "??").then(|| file.to_string()),
+        // Without a line, binutils still names a file taken from the symbol
+        // table's STT_FILE entries; that is not source location information.
+        file: (file != "??" && line.is_some()).then(|| file.to_string()),
         line,
     }
+}
+
+/// Sized code symbols from `nm -S` (types T/t/W/w/i): (start, size, raw name).
+pub fn sized_functions(binary: &Path, args: &[&str]) -> Vec<(u64, u64, String)> {
+    run(Command::new("nm")
+        .args(["-S", "--defined-only"])
+        .args(args)
+        .arg(binary))
+    .lines()
+    .filter_map(|line| {
+        let f: Vec<&str> = line.splitn(4, ' ').collect();
+        if f.len() < 4 || !matches!(f[2], "T" | "t" | "W" | "w" | "i") {
+            return None;
+        }
+        let start = u64::from_str_radix(f[0], 16).ok()?;
+        let size = u64::from_str_radix(f[1], 16).ok()?;
+        (size > 0).then(|| (start, size, f[3].to_string()))
+    })
+    .collect()
+}
+
+/// What gdb says about a code address: the innermost source line, and the
+/// names of the function blocks around it, innermost first (inline
+/// functions qualified with their class and namespace, as gdb prints them).
+#[derive(Debug, Clone, Default)]
+pub struct GdbView {
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub functions: Vec<String>,
+}
+
+/// Asks gdb (through its Python API, without running the program) about
+/// each address. `None` when gdb or its Python support is missing.
+pub fn gdb_views(binary: &Path, addrs: &[u64]) -> Option<Vec<GdbView>> {
+    let script = tempfile::Builder::new().suffix(".py").tempfile().ok()?;
+    let pcs: Vec<String> = addrs.iter().map(|a| format!("{a:#x}")).collect();
+    let source = format!(
+        "import gdb\n\
+         for pc in [{}]:\n\
+         \x20   sal = gdb.find_pc_line(pc)\n\
+         \x20   f = sal.symtab.filename if sal.symtab else ''\n\
+         \x20   names = []\n\
+         \x20   try:\n\
+         \x20       b = gdb.block_for_pc(pc)\n\
+         \x20   except RuntimeError:\n\
+         \x20       b = None\n\
+         \x20   while b is not None and not b.is_static and not b.is_global:\n\
+         \x20       if b.function is not None:\n\
+         \x20           names.append(b.function.print_name)\n\
+         \x20       b = b.superblock\n\
+         \x20   print('VIEW\\t%s\\t%d\\t%s' % (f, sal.line, '\\x1f'.join(names)))\n",
+        pcs.join(", ")
+    );
+    std::fs::write(script.path(), source).ok()?;
+    let out = Command::new("gdb")
+        .args(["-batch", "-nx", "-ex"])
+        .arg(format!("source {}", script.path().display()))
+        .arg(binary)
+        .output()
+        .ok()?;
+    let views: Vec<GdbView> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("VIEW\t"))
+        .map(|l| {
+            let mut parts = l.splitn(3, '\t');
+            let file = parts.next().filter(|f| !f.is_empty()).map(str::to_string);
+            let line = parts
+                .next()
+                .and_then(|l| l.parse().ok())
+                .filter(|&l| l != 0);
+            let functions = parts
+                .next()
+                .map(|n| {
+                    n.split('\x1f')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            GdbView {
+                file,
+                line,
+                functions,
+            }
+        })
+        .collect();
+    (views.len() == addrs.len()).then_some(views)
 }

@@ -1,0 +1,183 @@
+//! Following a command's tasks with ptrace, so that sampled threads can be
+//! stopped at the sample and read consistently.
+//!
+//! Every task is seized (PTRACE_SEIZE) with fork/vfork/clone/exec tracing, so
+//! threads and child processes are followed automatically. The tracer turns
+//! the raw wait statuses into the few events a recorder cares about and deals
+//! with everything else itself: new tasks' first stops, job-control stops,
+//! and signals that belong to the program (re-injected unchanged).
+
+use std::collections::HashSet;
+
+use nix::errno::Errno;
+use nix::sys::ptrace::{self, Event, Options};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::{ExitStatus, TargetError};
+use crate::kernel;
+
+/// `si_code` of the SIGTRAP a perf event with `sigtrap` sends.
+pub const TRAP_PERF: i32 = 6;
+
+/// What the recorder needs to hear about. Tasks reported by `PerfTrap` and
+/// `Exec` stay stopped until [`Tracer::resume`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceEvent {
+    /// A perf event fired in `tid` and the thread is stopped right after it.
+    PerfTrap { tid: Pid },
+    /// Process `pid` exec'd a new program (its sigtrap events were removed).
+    Exec { pid: Pid },
+    /// A task ended.
+    Exited { tid: Pid, status: ExitStatus },
+}
+
+/// The set of traced tasks.
+pub struct Tracer {
+    tracees: HashSet<Pid>,
+    /// Tasks whose first ptrace stop has been seen.
+    started: HashSet<Pid>,
+}
+
+fn options() -> Options {
+    Options::PTRACE_O_TRACECLONE
+        | Options::PTRACE_O_TRACEFORK
+        | Options::PTRACE_O_TRACEVFORK
+        | Options::PTRACE_O_TRACEEXEC
+}
+
+impl Tracer {
+    /// Seizes `pid` (a gated child before its release, or a thread to attach to).
+    pub fn seize(pids: &[Pid]) -> Result<Tracer, TargetError> {
+        let mut tracer = Tracer {
+            tracees: HashSet::new(),
+            started: HashSet::new(),
+        };
+        for &pid in pids {
+            ptrace::seize(pid, options()).map_err(|errno| TargetError::Trace {
+                pid: pid.as_raw(),
+                errno,
+            })?;
+            tracer.tracees.insert(pid);
+            // A seized running task gets no initial stop.
+            tracer.started.insert(pid);
+        }
+        Ok(tracer)
+    }
+
+    pub fn is_traced(&self, tid: Pid) -> bool {
+        self.tracees.contains(&tid)
+    }
+
+    pub fn tracee_count(&self) -> usize {
+        self.tracees.len()
+    }
+
+    /// Lets a stopped task run on, delivering nothing.
+    pub fn resume(&self, tid: Pid) {
+        let _ = ptrace::cont(tid, None);
+    }
+
+    /// The next event worth reporting, handling the others; `None` when no
+    /// task has anything to report right now (never blocks).
+    pub fn next_event(&mut self) -> Result<Option<TraceEvent>, TargetError> {
+        loop {
+            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return Ok(None),
+                Err(Errno::EINTR) => continue,
+                Err(errno) => return Err(TargetError::Wait(errno)),
+                Ok(status) => status,
+            };
+            if let Some(event) = self.handle(status) {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    fn handle(&mut self, status: WaitStatus) -> Option<TraceEvent> {
+        match status {
+            WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _) => {
+                self.tracees.remove(&pid);
+                self.started.remove(&pid);
+                ExitStatus::from_wait(status).map(|status| TraceEvent::Exited { tid: pid, status })
+            }
+            WaitStatus::PtraceEvent(pid, _, event) => {
+                self.tracees.insert(pid);
+                self.started.insert(pid);
+                if event == Event::PTRACE_EVENT_EXEC as i32 {
+                    return Some(TraceEvent::Exec { pid });
+                }
+                if event == Event::PTRACE_EVENT_STOP as i32 {
+                    self.group_or_initial_stop(pid, status);
+                    return None;
+                }
+                if let Ok(new) = ptrace::getevent(pid) {
+                    // fork / vfork / clone: the new task is traced already.
+                    self.tracees.insert(Pid::from_raw(new as i32));
+                }
+                self.resume(pid);
+                None
+            }
+            WaitStatus::Stopped(pid, signal) => {
+                self.tracees.insert(pid);
+                self.started.insert(pid);
+                if signal == Signal::SIGTRAP
+                    && ptrace::getsiginfo(pid).is_ok_and(|info| info.si_code == TRAP_PERF)
+                {
+                    return Some(TraceEvent::PerfTrap { tid: pid });
+                }
+                // The program's own signal: deliver it unchanged.
+                let _ = ptrace::cont(pid, signal);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// PTRACE_EVENT_STOP is a new task's first stop, or a job-control stop.
+    fn group_or_initial_stop(&mut self, pid: Pid, status: WaitStatus) {
+        let WaitStatus::PtraceEvent(_, signal, _) = status else {
+            return;
+        };
+        let job_control = matches!(
+            signal,
+            Signal::SIGSTOP | Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU
+        );
+        if job_control && self.started.contains(&pid) {
+            // Stay stopped like an untraced program would, but keep reporting.
+            let _ = kernel::ptrace::listen(pid);
+        } else {
+            self.resume(pid);
+        }
+    }
+
+    /// Detaches from every task (used when an attached recording ends).
+    pub fn detach_all(&mut self) {
+        for &tid in &self.tracees {
+            let _ = ptrace::interrupt(tid);
+        }
+        let mut pending: HashSet<Pid> = self.tracees.drain().collect();
+        while !pending.is_empty() {
+            match waitpid(None, Some(WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _)) => {
+                    pending.remove(&pid);
+                }
+                Ok(status) => {
+                    let Some(pid) = status.pid() else { continue };
+                    let deliver = match status {
+                        // A pending perf SIGTRAP must not reach an untraced program.
+                        WaitStatus::Stopped(_, Signal::SIGTRAP) => None,
+                        WaitStatus::Stopped(_, sig) => Some(sig),
+                        _ => None,
+                    };
+                    if ptrace::detach(pid, deliver).is_ok() {
+                        pending.remove(&pid);
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+        }
+    }
+}
