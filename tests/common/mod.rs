@@ -2,6 +2,8 @@
 //! pyperf and perf, parsing their CSV output.
 #![allow(dead_code)]
 
+pub mod fixtures;
+pub mod perf_stacks;
 pub mod pythons;
 
 use std::collections::HashMap;
