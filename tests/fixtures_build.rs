@@ -202,7 +202,7 @@ fn deep_stack_is_deeper_than_perfs_stack_copy() {
 
 /// Installed interpreters with fixtures built for them.
 fn pythons_with_fixtures() -> Vec<Python> {
-    pythons::supported()
+    pythons::for_tests()
         .into_iter()
         .filter(|py| fixtures::python_ext_dir(py).is_some())
         .collect()

@@ -99,7 +99,7 @@ pub fn native(name: &str) -> PathBuf {
 /// The directory with `spinext` and `cyspin` built for `python`, or `None`
 /// after printing why the caller skips.
 pub fn python_ext_dir(python: &Python) -> Option<PathBuf> {
-    let key = format!("{}.{}", python.minor.0, python.minor.1);
+    let key = format!("3.{}", python.minor);
     match ensure_built().python.get(&key) {
         Some(PythonBuild::Built { dir, .. }) => Some(build_dir().join(dir)),
         Some(PythonBuild::Skipped { skipped }) => {
@@ -333,7 +333,7 @@ pub fn run_python_fixture(python: &Python, name: &str, duration: f64) -> (Output
 /// (for running it under a profiler). Builds the fixtures first.
 pub fn python_fixture_command(python: &Python, name: &str, duration: f64, truth: &Path) -> Command {
     ensure_built();
-    let mut cmd = Command::new(&python.executable);
+    let mut cmd = Command::new(&python.exe);
     cmd.arg(python_fixture(name))
         .arg(duration.to_string())
         .arg("--truth")
