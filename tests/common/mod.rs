@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod perf_stacks;
+pub mod profiles;
 pub mod pythons;
 
 use std::collections::HashMap;
