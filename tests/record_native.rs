@@ -94,7 +94,7 @@ fn cxx_templates_inlines_and_dlopen_plugin() {
 }
 
 /// Shares of the stacks below `main`, as `a;b;...` keys.
-fn stacks_below_main<'a>(stacks: impl Iterator<Item = Vec<String>>) -> HashMap<String, f64> {
+fn stacks_below_main(stacks: impl Iterator<Item = Vec<String>>) -> HashMap<String, f64> {
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut total = 0;
     for names in stacks {
