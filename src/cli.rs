@@ -117,14 +117,24 @@ pub struct RecordArgs {
     #[arg(short = 'c', long = "count", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
-    /// Record call stacks (same as --call-graph dwarf).
+    /// Record call stacks, native and Python merged (same as --call-graph stop).
     #[arg(short = 'g')]
     pub call_graph_default: bool,
 
-    /// How to capture call stacks: dwarf[,STACK_BYTES] (copy the user stack and
-    /// unwind with DWARF CFI), fp (frame pointers), or none.
+    /// How to capture call stacks: stop (stop the sampled thread, unwind its
+    /// live stack with DWARF CFI and read its Python frames: exact, never cut
+    /// short), dwarf[,STACK_BYTES] (copy the user stack with each sample, as
+    /// perf does), fp (frame pointers), or none.
     #[arg(long = "call-graph", value_name = "MODE")]
     pub call_graph: Option<String>,
+
+    /// Python frames only, no native ones (like py-spy without --native).
+    #[arg(long = "no-native")]
+    pub no_native: bool,
+
+    /// Do not read Python frames from the interpreter.
+    #[arg(long = "no-python", conflicts_with = "no_native")]
+    pub no_python: bool,
 
     /// Record the running processes with these ids until they exit or Ctrl-C.
     #[arg(short = 'p', long = "pid", value_name = "PID,...", value_delimiter = ',', value_parser = clap::value_parser!(i32).range(1..))]

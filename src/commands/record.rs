@@ -35,6 +35,7 @@ pub fn parse_call_graph(text: &str) -> Result<CallGraph, String> {
             })
         }
         ("fp", None) => Ok(CallGraph::FramePointer),
+        ("stop", None) => Ok(CallGraph::Stopped),
         ("none", None) => Ok(CallGraph::None),
         _ => Err(format!(
             "unknown call graph mode '{text}': use dwarf[,STACK_BYTES], fp or none"
@@ -58,9 +59,7 @@ fn parse_events(args: &RecordArgs) -> anyhow::Result<(Vec<EventSpec>, bool)> {
 fn options(args: &RecordArgs, events: Vec<EventSpec>) -> anyhow::Result<RecordOptions> {
     let call_graph = match (&args.call_graph, args.call_graph_default) {
         (Some(text), _) => parse_call_graph(text).map_err(exit::usage)?,
-        (None, true) => CallGraph::Dwarf {
-            stack_bytes: DEFAULT_STACK_BYTES,
-        },
+        (None, true) => CallGraph::Stopped,
         (None, false) => CallGraph::None,
     };
     let rate = match (args.count, args.freq) {
@@ -92,6 +91,8 @@ fn options(args: &RecordArgs, events: Vec<EventSpec>) -> anyhow::Result<RecordOp
         mmap_pages,
         inherit: !args.no_inherit,
         kernel_frames: !args.user_only,
+        python: !args.no_python,
+        native: !args.no_native,
     })
 }
 
@@ -181,6 +182,15 @@ fn print_summary(outcome: &RecordOutcome, path: &str) {
         plural(meta.processes.len() as u64, "process").replace("processs", "processes"),
         human_bytes(outcome.written.file_bytes),
     );
+    if meta.merged_samples > 0 {
+        let consistent = meta.merged_samples - meta.inconsistent_merges;
+        eprintln!(
+            "pyperf: {} of {} samples with Python frames ({:.2}%) were merged consistently (the stop saw the sampled instant, and every eval-loop frame had its Python frames).",
+            consistent,
+            meta.merged_samples,
+            100.0 * consistent as f64 / meta.merged_samples as f64
+        );
+    }
     if meta.lost_samples > 0 {
         eprintln!("pyperf: the kernel dropped {} samples because pyperf fell behind; use a larger ring (-m) or a lower rate (-F)", meta.lost_samples);
     }
@@ -211,6 +221,7 @@ mod tests {
             Ok(CallGraph::Dwarf { stack_bytes: 104 })
         );
         assert_eq!(parse_call_graph("fp"), Ok(CallGraph::FramePointer));
+        assert_eq!(parse_call_graph("stop"), Ok(CallGraph::Stopped));
         assert!(parse_call_graph("dwarf,0").is_err());
         assert!(parse_call_graph("dwarf,70000").is_err());
         assert!(parse_call_graph("lbr").is_err());

@@ -35,6 +35,7 @@ pub mod frames;
 pub mod layouts;
 pub mod linetable;
 pub mod memory;
+pub mod merge;
 pub mod objects;
 pub mod process;
 #[cfg(test)]

@@ -2,6 +2,9 @@
 
 pub mod options;
 pub mod processes;
+pub mod pystate;
 pub mod recorder;
 pub mod sampler;
 pub mod session;
+pub mod stopped;
+pub mod traced;

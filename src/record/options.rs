@@ -21,6 +21,11 @@ pub enum CallGraph {
     Dwarf { stack_bytes: u32 },
     /// The kernel walks frame pointers (only correct for code built with them).
     FramePointer,
+    /// Each sample stops its thread (a perf SIGTRAP caught with ptrace), and
+    /// the stacks are read from the stopped thread: the native one unwound
+    /// with DWARF CFI from its live memory (never cut short), and the Python
+    /// one from interpreter state; both describe the sampled instant.
+    Stopped,
 }
 
 /// perf's default stack copy for `--call-graph dwarf`.
@@ -40,4 +45,8 @@ pub struct RecordOptions {
     pub inherit: bool,
     /// Also record kernel frames (when permitted).
     pub kernel_frames: bool,
+    /// With `Stopped`: read Python frames from interpreter state and merge them.
+    pub python: bool,
+    /// With `Stopped`: unwind native frames (off: Python frames only).
+    pub native: bool,
 }

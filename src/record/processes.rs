@@ -168,6 +168,14 @@ impl Processes {
         self.threads.insert(tid, Thread { pid, tid, name });
     }
 
+    /// A process that has just exec'd (stopped by the tracer): its old
+    /// mappings are gone and the new ones are read from /proc.
+    pub fn exec_from_proc(&mut self, pid: u32) {
+        let comm = crate::target::attach::comm_of(pid as i32);
+        self.set_comm(pid, pid, &comm, true);
+        self.seed_from_proc(pid);
+    }
+
     /// Reads an already-running process's executable mappings and thread names.
     pub fn seed_from_proc(&mut self, pid: u32) {
         let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();

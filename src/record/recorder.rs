@@ -21,15 +21,25 @@ pub struct RecordCounts {
     pub truncated: u64,
     /// Samples whose user stack could not be unwound past the sampled ip.
     pub unwind_failed: u64,
+    /// Samples with Python frames merged in (stopped mode).
+    pub merged: u64,
+    /// Of those: the stop did not see the sampled instant, or the eval-loop
+    /// frames and Python frames did not pair up.
+    pub inconsistent: u64,
+    /// Samples whose thread could not be stopped and read (it exited first).
+    pub unpaired: u64,
 }
 
 /// Everything needed to write samples as they arrive.
 pub struct Recorder {
     pub writer: ProfileWriter,
     pub processes: Processes,
-    call_graph: CallGraph,
-    unwinders: HashMap<u32, ProcessUnwinder>,
-    symbolizer: Symbolizer,
+    pub(super) call_graph: CallGraph,
+    /// Stopped mode: read Python frames / unwind native frames.
+    pub(super) python: bool,
+    pub(super) native: bool,
+    pub(super) unwinders: HashMap<u32, ProcessUnwinder>,
+    pub(super) symbolizer: Symbolizer,
     perf_maps: HashMap<u32, PerfMap>,
     modules: HashMap<String, ModuleId>,
     module_build_ids: HashMap<ModuleId, Option<Vec<u8>>>,
@@ -39,14 +49,27 @@ pub struct Recorder {
     /// tid -> (file thread index, last name written, pid).
     threads: HashMap<u32, (ThreadIdx, String, u32)>,
     pub counts: RecordCounts,
+    /// Stopped mode: samples waiting for the stop that read their stacks.
+    pub(super) pending: std::collections::VecDeque<OwnedSample>,
+    /// Stopped mode: what each thread's stops read, oldest first.
+    pub(super) captures: HashMap<u32, std::collections::VecDeque<super::stopped::Capture>>,
+    pub(super) pythons: super::pystate::PythonStates,
+    /// Whether an address frame is an eval-loop frame, by raw frame id.
+    pub(super) eval_frames: HashMap<RawFrameId, bool>,
 }
 
 impl Recorder {
-    pub fn new(writer: ProfileWriter, call_graph: CallGraph) -> Recorder {
+    pub fn new(writer: ProfileWriter, options: &super::options::RecordOptions) -> Recorder {
         Recorder {
             writer,
             processes: Processes::default(),
-            call_graph,
+            call_graph: options.call_graph,
+            python: options.python,
+            native: options.native,
+            pending: Default::default(),
+            captures: HashMap::new(),
+            pythons: Default::default(),
+            eval_frames: HashMap::new(),
             unwinders: HashMap::new(),
             symbolizer: Symbolizer::new(SymbolizerOptions::default()),
             perf_maps: HashMap::new(),
@@ -63,6 +86,9 @@ impl Recorder {
     pub fn apply(&mut self, items: Vec<Item>) -> Result<(), ProfileError> {
         for item in items {
             match item {
+                Item::Sample(sample) if self.call_graph == CallGraph::Stopped => {
+                    self.pending.push_back(sample)
+                }
                 Item::Sample(sample) => self.sample(&sample)?,
                 Item::Mmap {
                     pid,
@@ -107,7 +133,7 @@ impl Recorder {
         Ok(())
     }
 
-    fn thread_index(&mut self, pid: u32, tid: u32) -> Result<ThreadIdx, ProfileError> {
+    pub(super) fn thread_index(&mut self, pid: u32, tid: u32) -> Result<ThreadIdx, ProfileError> {
         if let Some((index, _, _)) = self.threads.get(&tid) {
             return Ok(*index);
         }
@@ -125,7 +151,11 @@ impl Recorder {
         Ok(index)
     }
 
-    fn module_id(&mut self, path: &str, build_id: Option<&[u8]>) -> Result<ModuleId, ProfileError> {
+    pub(super) fn module_id(
+        &mut self,
+        path: &str,
+        build_id: Option<&[u8]>,
+    ) -> Result<ModuleId, ProfileError> {
         if let Some(&id) = self.modules.get(path) {
             return Ok(id);
         }
@@ -139,7 +169,7 @@ impl Recorder {
         Ok(id)
     }
 
-    fn address_frame(
+    pub(super) fn address_frame(
         &mut self,
         module: ModuleId,
         address: u64,
@@ -155,12 +185,12 @@ impl Recorder {
         Ok(id)
     }
 
-    fn symbolic_frame(&mut self, frame: Frame) -> Result<RawFrameId, ProfileError> {
+    pub(super) fn symbolic_frame(&mut self, frame: Frame) -> Result<RawFrameId, ProfileError> {
         self.writer.intern_frame(&RawFrame::Symbolic(frame))
     }
 
     /// The raw frame for user address `addr` of process `pid`.
-    fn user_frame(&mut self, pid: u32, addr: u64) -> Result<RawFrameId, ProfileError> {
+    pub(super) fn user_frame(&mut self, pid: u32, addr: u64) -> Result<RawFrameId, ProfileError> {
         let resolved = self
             .processes
             .process(pid)
@@ -215,6 +245,8 @@ impl Recorder {
                 None if !sample.in_kernel => (vec![sample.ip], false),
                 None => (Vec::new(), false),
             },
+            // Stopped samples are written by `write_stopped`.
+            CallGraph::Stopped => (vec![sample.ip], false),
             CallGraph::Dwarf { .. } => {
                 let Some(regs) = sample.user_regs else {
                     return (Vec::new(), false);
@@ -283,7 +315,7 @@ impl Recorder {
             .map(|p| ProcessInfo {
                 pid: p.pid,
                 command: p.comm.clone(),
-                python_version: None,
+                python_version: self.pythons.version(p.pid),
             })
             .collect();
         infos.sort_by_key(|p| p.pid);
@@ -292,6 +324,7 @@ impl Recorder {
 
     /// Symbolizes every address frame (once each) and completes the file.
     pub fn finish(mut self, meta: &Meta) -> Result<crate::profile::WriteSummary, ProfileError> {
+        self.pair_pending(u64::MAX, true)?;
         let modules: HashMap<ModuleId, ModuleInfo> = self
             .modules
             .iter()
@@ -330,6 +363,8 @@ impl Recorder {
     pub fn meta(&self, base: &Meta) -> Meta {
         Meta {
             truncated_stacks: self.counts.truncated,
+            merged_samples: self.counts.merged,
+            inconsistent_merges: self.counts.inconsistent,
             processes: self.process_infos(),
             ..base.clone()
         }
@@ -338,7 +373,7 @@ impl Recorder {
 
 /// Subtracts one from every return address (all but the first entry), so that
 /// lookups land inside the call instruction.
-fn adjust_return_addresses(chain: &[u64]) -> Vec<u64> {
+pub(super) fn adjust_return_addresses(chain: &[u64]) -> Vec<u64> {
     chain
         .iter()
         .enumerate()
@@ -347,7 +382,7 @@ fn adjust_return_addresses(chain: &[u64]) -> Vec<u64> {
 }
 
 /// A frame for code outside any known file mapping.
-fn unknown_frame(module: Option<&str>) -> Frame {
+pub(super) fn unknown_frame(module: Option<&str>) -> Frame {
     Frame {
         kind: FrameKind::Native,
         function: "[unknown]".to_string(),

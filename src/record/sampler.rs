@@ -140,6 +140,8 @@ pub struct DrainStats {
 
 /// All sampling fds and rings of a recording.
 pub struct Sampler {
+    cpus: Vec<u32>,
+    options: RecordOptions,
     fds: Vec<PerfFd>,
     /// Indices into `fds` of the fds that own a ring (one per CPU).
     ring_owners: Vec<usize>,
@@ -161,10 +163,22 @@ fn sample_type(options: &RecordOptions) -> u64 {
     if options.kernel_frames || options.call_graph == CallGraph::FramePointer {
         t |= b::PERF_SAMPLE_CALLCHAIN;
     }
-    if let CallGraph::Dwarf { .. } = options.call_graph {
-        t |= b::PERF_SAMPLE_REGS_USER | b::PERF_SAMPLE_STACK_USER;
+    match options.call_graph {
+        CallGraph::Dwarf { .. } => t |= b::PERF_SAMPLE_REGS_USER | b::PERF_SAMPLE_STACK_USER,
+        // Registers only: they prove the stop saw the sampled instant.
+        CallGraph::Stopped => t |= b::PERF_SAMPLE_REGS_USER,
+        CallGraph::None | CallGraph::FramePointer => {}
     }
     t as u64
+}
+
+/// How an event starts counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Disabled until the gated command execs.
+    AtExec,
+    /// At once (the task is attached, or stopped at its exec by ptrace).
+    Now,
 }
 
 /// The attr for one sampling event. `tracks_tasks` is set on the first event
@@ -173,7 +187,7 @@ pub fn sampling_attr(
     spec: &EventSpec,
     options: &RecordOptions,
     tracks_tasks: bool,
-    launched: bool,
+    start: Start,
 ) -> perf_event_attr {
     let mut attr = kernel::new_attr();
     spec.apply_to(&mut attr);
@@ -186,8 +200,8 @@ pub fn sampling_attr(
         Rate::Period(period) => attr.__bindgen_anon_1.sample_period = period,
     }
     attr.set_inherit(options.inherit as u64);
-    attr.set_disabled(launched as u64);
-    attr.set_enable_on_exec(launched as u64);
+    attr.set_disabled((start == Start::AtExec) as u64);
+    attr.set_enable_on_exec((start == Start::AtExec) as u64);
     attr.set_sample_id_all(1);
     attr.set_use_clockid(1);
     attr.clockid = libc::CLOCK_MONOTONIC;
@@ -201,11 +215,24 @@ pub fn sampling_attr(
     if !options.kernel_frames {
         attr.set_exclude_callchain_kernel(1);
     }
-    if let CallGraph::Dwarf { stack_bytes } = options.call_graph {
-        // User frames come from our own unwinding of the copied stack.
-        attr.set_exclude_callchain_user(1);
-        attr.sample_regs_user = REGS_USER_MASK;
-        attr.sample_stack_user = stack_bytes;
+    match options.call_graph {
+        CallGraph::Dwarf { stack_bytes } => {
+            // User frames come from our own unwinding of the copied stack.
+            attr.set_exclude_callchain_user(1);
+            attr.sample_regs_user = REGS_USER_MASK;
+            attr.sample_stack_user = stack_bytes;
+        }
+        CallGraph::Stopped => {
+            // Each sample stops its thread with a SIGTRAP (which the tracer
+            // swallows) so its stacks can be read at that very instant. The
+            // kernel requires such events to go away at exec; the tracer
+            // opens new ones for the new program.
+            attr.set_exclude_callchain_user(1);
+            attr.sample_regs_user = REGS_USER_MASK;
+            attr.set_sigtrap(1);
+            attr.set_remove_on_exec(1);
+        }
+        CallGraph::None | CallGraph::FramePointer => {}
     }
     // Wake the reader when a quarter of the ring is used.
     attr.set_watermark(1);
@@ -216,79 +243,85 @@ pub fn sampling_attr(
 impl Sampler {
     /// Opens every event on every CPU for `target` and maps one ring per CPU.
     pub fn open(options: &RecordOptions, target: &SampleTarget) -> Result<Sampler, SamplerError> {
-        let cpus = cpus::online_cpus().map_err(SamplerError::Cpus)?;
-        let (tids, launched) = match target {
-            SampleTarget::Launched { pid } => (vec![*pid], true),
-            SampleTarget::Running { tids } => (tids.clone(), false),
+        let (tids, start) = match target {
+            SampleTarget::Launched { pid } => (vec![*pid], Start::AtExec),
+            SampleTarget::Running { tids } => (tids.clone(), Start::Now),
         };
-        let mut fds = Vec::new();
-        let mut ring_owners = Vec::new();
-        let mut rings = Vec::new();
-        let mut event_of_id = HashMap::new();
-        let mut user_only = false;
-        for &cpu in &cpus {
-            let mut ring_owner: Option<usize> = None;
-            for &tid in &tids {
-                for (index, spec) in options.events.iter().enumerate() {
-                    let mut attr = sampling_attr(spec, options, index == 0, launched);
-                    if user_only {
+        let mut sampler = Sampler {
+            cpus: cpus::online_cpus().map_err(SamplerError::Cpus)?,
+            options: options.clone(),
+            fds: Vec::new(),
+            ring_owners: Vec::new(),
+            rings: Vec::new(),
+            event_of_id: HashMap::new(),
+            format: SampleFormat {
+                sample_type: sample_type(options),
+                regs_user_mask: REGS_USER_MASK,
+                sample_id_all: true,
+            },
+            stats: DrainStats::default(),
+            user_only: false,
+        };
+        sampler.add_tasks(&tids, start)?;
+        Ok(sampler)
+    }
+
+    /// Opens every event on every CPU for more tasks (e.g. a process that
+    /// exec'd under ptrace), routing them into the existing rings.
+    pub fn add_tasks(&mut self, tids: &[i32], start: Start) -> Result<(), SamplerError> {
+        let must_exist = start == Start::AtExec || self.fds.is_empty();
+        for (cpu_index, &cpu) in self.cpus.clone().iter().enumerate() {
+            for &tid in tids {
+                for (index, spec) in self.options.events.clone().iter().enumerate() {
+                    let tracks_tasks = index == 0;
+                    let mut attr = sampling_attr(spec, &self.options, tracks_tasks, start);
+                    if self.user_only {
                         attr.set_exclude_kernel(1);
                         attr.set_exclude_hv(1);
+                        attr.set_exclude_callchain_kernel(1);
                     }
-                    let fd = match open_with_fallback(&mut attr, tid, cpu as i32, &mut user_only) {
-                        Ok(fd) => fd,
-                        Err(OpenError::NoSuchProcess) if !launched => continue,
-                        Err(OpenError::NoSuchProcess) => return Err(SamplerError::TargetGone),
-                        Err(OpenError::PermissionDenied(_)) => {
-                            return Err(SamplerError::Permission {
-                                event: spec.name.clone(),
-                                hint: crate::stat::counters::permission_hint(),
-                            })
-                        }
-                        Err(reason @ (OpenError::NotSupported(_) | OpenError::Invalid(_))) => {
-                            return Err(SamplerError::Unsupported {
-                                event: spec.name.clone(),
-                                reason,
-                            })
-                        }
-                        Err(reason) => {
-                            return Err(SamplerError::Open {
-                                event: spec.name.clone(),
-                                reason,
-                            })
-                        }
-                    };
+                    let fd =
+                        match open_with_fallback(&mut attr, tid, cpu as i32, &mut self.user_only) {
+                            Ok(fd) => fd,
+                            Err(OpenError::NoSuchProcess) if !must_exist => continue,
+                            Err(OpenError::NoSuchProcess) => return Err(SamplerError::TargetGone),
+                            Err(OpenError::PermissionDenied(_)) => {
+                                return Err(SamplerError::Permission {
+                                    event: spec.name.clone(),
+                                    hint: crate::stat::counters::permission_hint(),
+                                })
+                            }
+                            Err(reason @ (OpenError::NotSupported(_) | OpenError::Invalid(_))) => {
+                                return Err(SamplerError::Unsupported {
+                                    event: spec.name.clone(),
+                                    reason,
+                                })
+                            }
+                            Err(reason) => {
+                                return Err(SamplerError::Open {
+                                    event: spec.name.clone(),
+                                    reason,
+                                })
+                            }
+                        };
                     if let Ok(id) = fd.id() {
-                        event_of_id.insert(id, index as u16);
+                        self.event_of_id.insert(id, index as u16);
                     }
-                    match ring_owner {
-                        None => {
-                            rings.push(RingBuffer::map(&fd, options.mmap_pages)?);
-                            ring_owner = Some(fds.len());
-                            ring_owners.push(fds.len());
-                        }
-                        Some(owner) => fd
-                            .set_output(&fds[owner])
+                    match self.ring_owners.get(cpu_index) {
+                        Some(&owner) => fd
+                            .set_output(&self.fds[owner])
                             .map_err(SamplerError::SetOutput)?,
+                        None => {
+                            self.rings
+                                .push(RingBuffer::map(&fd, self.options.mmap_pages)?);
+                            self.ring_owners.push(self.fds.len());
+                        }
                     }
-                    fds.push(fd);
+                    self.fds.push(fd);
                 }
             }
         }
-        let format = SampleFormat {
-            sample_type: sample_type(options),
-            regs_user_mask: REGS_USER_MASK,
-            sample_id_all: true,
-        };
-        Ok(Sampler {
-            fds,
-            ring_owners,
-            rings,
-            event_of_id,
-            format,
-            stats: DrainStats::default(),
-            user_only,
-        })
+        Ok(())
     }
 
     /// Starts sampling (attached targets; launched ones start at exec).

@@ -9,7 +9,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::options::{Rate, RecordOptions};
+use super::options::{CallGraph, Rate, RecordOptions};
 use super::recorder::Recorder;
 use super::sampler::{SampleTarget, Sampler, SamplerError};
 use crate::profile::{EventInfo, Header, Meta, ProfileError, ProfileWriter, WriteSummary};
@@ -59,12 +59,12 @@ pub struct RecordOutcome {
 }
 
 /// How often the file is checkpointed, so a killed pyperf loses little.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// How long a Ctrl-C'd command may take to exit before it gets SIGTERM.
-const GRACE_AFTER_INTERRUPT: Duration = Duration::from_secs(2);
+pub(super) const GRACE_AFTER_INTERRUPT: Duration = Duration::from_secs(2);
 
 /// Keeps an existing output as `NAME.old`, as perf does with perf.data.
-fn keep_previous(path: &Path) -> Result<(), RecordError> {
+pub(super) fn keep_previous(path: &Path) -> Result<(), RecordError> {
     if path.exists() {
         let mut old = path.as_os_str().to_os_string();
         old.push(".old");
@@ -76,7 +76,7 @@ fn keep_previous(path: &Path) -> Result<(), RecordError> {
     Ok(())
 }
 
-fn event_infos(options: &RecordOptions) -> Vec<EventInfo> {
+pub(super) fn event_infos(options: &RecordOptions) -> Vec<EventInfo> {
     options
         .events
         .iter()
@@ -99,7 +99,7 @@ fn event_infos(options: &RecordOptions) -> Vec<EventInfo> {
         .collect()
 }
 
-fn now_unix_ns() -> u64 {
+pub(super) fn now_unix_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
@@ -120,6 +120,9 @@ pub fn record(
             .collect(),
         RecordTarget::Pids(_) => Vec::new(),
     };
+    if options.call_graph == CallGraph::Stopped {
+        return super::traced::record(options, target, output, env, signals, command);
+    }
     match target {
         RecordTarget::Command(argv) => {
             let child = target::spawn_gated(argv, env)?;
@@ -141,7 +144,7 @@ pub fn record(
                     events: event_infos(options),
                 },
             )?;
-            let mut recorder = Recorder::new(writer, options.call_graph);
+            let mut recorder = Recorder::new(writer, options);
             let started = Instant::now();
             child.release().map_err(TargetError::normalized)?;
             let mut sampler = sampler;
@@ -170,7 +173,7 @@ pub fn record(
                     events: event_infos(options),
                 },
             )?;
-            let mut recorder = Recorder::new(writer, options.call_graph);
+            let mut recorder = Recorder::new(writer, options);
             for &pid in pids {
                 recorder.processes.seed_from_proc(pid as u32);
             }
@@ -254,7 +257,7 @@ fn run_loop(
     Ok(exit)
 }
 
-fn run_meta(sampler: &Sampler, recorder: &Recorder, started: Instant) -> Meta {
+pub(super) fn run_meta(sampler: &Sampler, recorder: &Recorder, started: Instant) -> Meta {
     let base = Meta {
         lost_samples: sampler.stats.lost,
         duration_ns: started.elapsed().as_nanos() as u64,
@@ -263,7 +266,7 @@ fn run_meta(sampler: &Sampler, recorder: &Recorder, started: Instant) -> Meta {
     recorder.meta(&base)
 }
 
-fn finish(
+pub(super) fn finish(
     sampler: Sampler,
     recorder: Recorder,
     exit: Option<ExitStatus>,

@@ -47,6 +47,15 @@ pub fn threads_of(pid: i32) -> Result<Vec<i32>, TargetError> {
     Ok(tids)
 }
 
+/// The process (thread group) a thread belongs to.
+pub fn tgid_of(tid: i32) -> Option<i32> {
+    let status = fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// The command name of a process (its comm), or `?` when it cannot be read.
 pub fn comm_of(pid: i32) -> String {
     fs::read_to_string(format!("/proc/{pid}/comm"))
@@ -64,6 +73,7 @@ mod tests {
         assert!(is_alive(me));
         assert!(threads_of(me).unwrap().contains(&me));
         assert!(check_pid(me).is_ok());
+        assert_eq!(tgid_of(me), Some(me));
     }
 
     #[test]

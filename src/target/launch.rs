@@ -33,6 +33,44 @@ pub struct GatedChild {
     exec_err_r: OwnedFd,
 }
 
+/// A gate that was told to exec the command.
+#[derive(Debug)]
+pub struct Released {
+    pid: Pid,
+    program: String,
+    exec_err_r: OwnedFd,
+}
+
+impl Released {
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Waits for the exec's outcome: the pid, or why the command could not run
+    /// (the gate has then exited and is reaped here).
+    pub fn outcome(self) -> Result<Pid, TargetError> {
+        let mut errno_bytes = [0u8; 4];
+        let mut got = 0;
+        while got < errno_bytes.len() {
+            match nix::unistd::read(&self.exec_err_r, &mut errno_bytes[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(TargetError::Pipe(e)),
+            }
+        }
+        if got == 0 {
+            return Ok(self.pid);
+        }
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+        let errno = Errno::from_raw(i32::from_ne_bytes(errno_bytes));
+        Err(TargetError::Exec {
+            program: self.program,
+            errno,
+        })
+    }
+}
+
 /// Spawns the gate for `argv` with extra environment variables; the command
 /// does not start until [`GatedChild::release`].
 pub fn spawn_gated(
@@ -84,26 +122,19 @@ impl GatedChild {
     /// Lets the gate exec the command and reports whether the exec worked.
     /// On failure the gate has exited; it is reaped here.
     pub fn release(self) -> Result<Pid, TargetError> {
+        self.release_no_wait()?.outcome()
+    }
+
+    /// Lets the gate exec the command without waiting to hear how it went.
+    /// A traced gate stops in its exec, so its tracer must keep handling
+    /// events and ask [`Released::outcome`] only once the exec stop (or the
+    /// gate's exit) has been seen.
+    pub fn release_no_wait(self) -> Result<Released, TargetError> {
         nix::unistd::write(&self.release_w, b"g").map_err(TargetError::Pipe)?;
-        drop(self.release_w);
-        let mut errno_bytes = [0u8; 4];
-        let mut got = 0;
-        while got < errno_bytes.len() {
-            match nix::unistd::read(&self.exec_err_r, &mut errno_bytes[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(TargetError::Pipe(e)),
-            }
-        }
-        if got == 0 {
-            return Ok(self.pid);
-        }
-        let _ = nix::sys::wait::waitpid(self.pid, None);
-        let errno = Errno::from_raw(i32::from_ne_bytes(errno_bytes));
-        Err(TargetError::Exec {
+        Ok(Released {
+            pid: self.pid,
             program: self.program,
-            errno,
+            exec_err_r: self.exec_err_r,
         })
     }
 

@@ -8,7 +8,7 @@ pub mod tracer;
 
 use nix::errno::Errno;
 
-pub use launch::{run_gate, spawn_gated, GatedChild, GATE_ARG};
+pub use launch::{run_gate, spawn_gated, GatedChild, Released, GATE_ARG};
 pub use status::{reap, wait_exit, ExitStatus};
 
 /// Failures of starting or following a target, each with the exit code pyperf should use.
@@ -32,6 +32,8 @@ pub enum TargetError {
     NoSuchProcess(i32),
     #[error("cannot trace process {pid} ({errno}): another debugger or profiler may be attached, or ptrace is restricted (kernel.yama.ptrace_scope)")]
     Trace { pid: i32, errno: Errno },
+    #[error("the command ended before it started ({0})")]
+    ExitedEarly(ExitStatus),
     #[error("cannot set up signal handling: {0}")]
     Signals(Errno),
 }

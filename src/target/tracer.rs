@@ -82,8 +82,17 @@ impl Tracer {
     /// The next event worth reporting, handling the others; `None` when no
     /// task has anything to report right now (never blocks).
     pub fn next_event(&mut self) -> Result<Option<TraceEvent>, TargetError> {
+        self.event(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)
+    }
+
+    /// The next event worth reporting, waiting for it; `None` when no task is left.
+    pub fn wait_event(&mut self) -> Result<Option<TraceEvent>, TargetError> {
+        self.event(WaitPidFlag::__WALL)
+    }
+
+    fn event(&mut self, flags: WaitPidFlag) -> Result<Option<TraceEvent>, TargetError> {
         loop {
-            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+            let status = match waitpid(None, Some(flags)) {
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return Ok(None),
                 Err(Errno::EINTR) => continue,
                 Err(errno) => return Err(TargetError::Wait(errno)),

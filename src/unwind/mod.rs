@@ -6,4 +6,4 @@ pub mod sections;
 pub mod stack;
 
 pub use process::{ProcessUnwinder, Unwound, MAX_FRAMES};
-pub use stack::{CopiedStack, StackMemory};
+pub use stack::{CopiedStack, LiveStack, StackMemory};

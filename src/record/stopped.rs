@@ -1,0 +1,222 @@
+//! Stopped mode: each sample's thread is stopped right after the sample, its
+//! native stack unwound from live memory and its Python stack read from the
+//! interpreter; the ring's sample (event, period, kernel frames, registers)
+//! is then paired with what the stop read.
+
+use std::collections::VecDeque;
+
+use super::recorder::{adjust_return_addresses, Recorder};
+use super::sampler::OwnedSample;
+use crate::profile::{Frame, FrameKind, ProfileError, RawFrameId, KERNEL_MODULE};
+use crate::python::memory::{ProcessMemory, RemoteMemory};
+use crate::python::merge::{merge, Merged};
+use crate::python::PyThread;
+use crate::unwind::LiveStack;
+
+/// What one stop of one thread read.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// CLOCK_MONOTONIC when the thread was stopped (after its sample).
+    pub time: u64,
+    pub ip: u64,
+    pub sp: u64,
+    /// Native frames as lookup addresses, leaf first (empty with `--no-native`).
+    pub native: Vec<u64>,
+    pub python: Option<PyThread>,
+}
+
+/// How long a sample waits for its stop before it is written without one.
+const PAIRING_WAIT_NS: u64 = 500_000_000;
+
+/// Functions of the eval loop: each native frame of one of these ran Python frames.
+fn is_eval_function(name: &str) -> bool {
+    name == "_PyEval_EvalFrameDefault" || name.starts_with("_PyEval_EvalFrameDefault.")
+}
+
+/// The registers a stop starts from.
+#[derive(Debug, Clone, Copy)]
+pub struct StopRegs {
+    pub ip: u64,
+    pub sp: u64,
+    pub bp: u64,
+    /// The thread's `pthread_self()`, which identifies its Python thread state.
+    pub fs_base: u64,
+}
+
+impl Recorder {
+    /// Reads the stacks of stopped thread `tid` of `pid` at `time`.
+    pub fn capture(&mut self, pid: u32, tid: u32, regs: StopRegs, time: u64) {
+        let Some(process) = self.processes.process(pid) else {
+            return;
+        };
+        let memory = ProcessMemory::new(pid as i32);
+        let native = if self.native {
+            let unwinder = self.unwinders.entry(pid).or_default();
+            let symbolizer = &mut self.symbolizer;
+            unwinder.sync(process, &mut |path| {
+                symbolizer.elf(std::path::Path::new(path))
+            });
+            let read = |addr: u64, buf: &mut [u8]| memory.read(addr, buf).is_ok();
+            let mut stack = LiveStack::new(&read);
+            unwinder
+                .unwind(regs.ip, regs.sp, regs.bp, &mut stack)
+                .frames
+        } else {
+            Vec::new()
+        };
+        let python = if self.python {
+            self.pythons.thread(process, tid, regs.fs_base)
+        } else {
+            None
+        };
+        self.captures.entry(tid).or_default().push_back(Capture {
+            time,
+            ip: regs.ip,
+            sp: regs.sp,
+            native,
+            python,
+        });
+    }
+
+    /// Writes every pending sample whose stop has been read; with `force` (or
+    /// once a sample has waited too long) writes the rest without one.
+    pub fn pair_pending(&mut self, now: u64, force: bool) -> Result<(), ProfileError> {
+        let mut waiting = VecDeque::new();
+        while let Some(sample) = self.pending.pop_front() {
+            let captures = self.captures.entry(sample.tid).or_default();
+            // Stops before this sample belonged to earlier samples.
+            while captures.front().is_some_and(|c| c.time < sample.time) {
+                captures.pop_front();
+            }
+            match captures.front().cloned() {
+                Some(capture) => self.write_stopped(&sample, Some(&capture))?,
+                None if force || now.saturating_sub(sample.time) > PAIRING_WAIT_NS => {
+                    self.counts.unpaired += 1;
+                    self.write_stopped(&sample, None)?;
+                }
+                None => waiting.push_back(sample),
+            }
+        }
+        self.pending = waiting;
+        Ok(())
+    }
+
+    /// The raw frame of native address `addr`, and whether it is an eval-loop frame.
+    fn native_frame(&mut self, pid: u32, addr: u64) -> Result<(RawFrameId, bool), ProfileError> {
+        let raw = self.user_frame(pid, addr)?;
+        if let Some(&eval) = self.eval_frames.get(&raw) {
+            return Ok((raw, eval));
+        }
+        let eval = self.address_is_eval(pid, addr);
+        self.eval_frames.insert(raw, eval);
+        Ok((raw, eval))
+    }
+
+    fn address_is_eval(&mut self, pid: u32, addr: u64) -> bool {
+        let Some(mapping) = self
+            .processes
+            .process(pid)
+            .and_then(|p| p.mapping_at(addr))
+            .filter(|m| m.is_file())
+            .cloned()
+        else {
+            return false;
+        };
+        let Some(elf) = self.symbolizer.elf(std::path::Path::new(&*mapping.path)) else {
+            return false;
+        };
+        let Some(svma) = elf.file_offset_to_svma(mapping.file_offset(addr)) else {
+            return false;
+        };
+        elf.lookup_symbol(svma)
+            .is_some_and(|s| is_eval_function(s.name))
+    }
+
+    /// Writes one sample with the stacks its stop read.
+    fn write_stopped(
+        &mut self,
+        sample: &OwnedSample,
+        capture: Option<&Capture>,
+    ) -> Result<(), ProfileError> {
+        let thread = self.thread_index(sample.pid, sample.tid)?;
+        let mut leaf_first: Vec<RawFrameId> = Vec::new();
+        if !sample.kernel_chain.is_empty() {
+            let kernel = self.module_id(KERNEL_MODULE, None)?;
+            for address in adjust_return_addresses(&sample.kernel_chain) {
+                leaf_first.push(self.address_frame(kernel, address)?);
+            }
+        }
+        match capture {
+            Some(capture) => {
+                let mut native = Vec::with_capacity(capture.native.len());
+                for &addr in capture.native.iter().rev() {
+                    native.push(self.native_frame(sample.pid, addr)?);
+                }
+                let python = capture.python.as_ref();
+                let python_frames = python.map_or(&[][..], |t| &t.frames[..]);
+                let merged = merge(
+                    &native,
+                    python_frames,
+                    python.is_some_and(|t| t.leaf_eval_without_frames),
+                );
+                let mut root_first = Vec::with_capacity(merged.frames.len());
+                for frame in &merged.frames {
+                    root_first.push(match frame {
+                        Merged::Native(raw) => *raw,
+                        Merged::Python(py) => self.symbolic_frame(Frame {
+                            kind: FrameKind::Python,
+                            function: py.function.clone(),
+                            file: Some(py.filename.clone()),
+                            line: py.line,
+                            module: None,
+                            inlined: false,
+                        })?,
+                    });
+                }
+                leaf_first.extend(root_first.into_iter().rev());
+                if !python_frames.is_empty() {
+                    self.counts.merged += 1;
+                    let same_instant = sample
+                        .user_regs
+                        .is_none_or(|r| r.ip == capture.ip && r.sp == capture.sp);
+                    if !(same_instant && merged.consistent) {
+                        self.counts.inconsistent += 1;
+                    }
+                }
+            }
+            None => {
+                if let Some(regs) = sample.user_regs {
+                    leaf_first.push(self.user_frame(sample.pid, regs.ip)?);
+                }
+            }
+        }
+        if leaf_first.is_empty() {
+            leaf_first.push(self.symbolic_frame(super::recorder::unknown_frame(None))?);
+        }
+        leaf_first.reverse();
+        let stack = self.writer.intern_stack(&leaf_first)?;
+        self.writer.add_sample(
+            stack,
+            thread,
+            sample.time,
+            sample.event,
+            sample.period,
+            false,
+        )?;
+        self.counts.samples += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eval_loop_functions_include_their_cold_parts() {
+        assert!(is_eval_function("_PyEval_EvalFrameDefault"));
+        assert!(is_eval_function("_PyEval_EvalFrameDefault.cold"));
+        assert!(!is_eval_function("_PyEval_EvalFrame"));
+        assert!(!is_eval_function("PyEval_EvalCode"));
+    }
+}
