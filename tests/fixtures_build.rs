@@ -143,7 +143,7 @@ fn perf_shares(want: &Expected, samples: &[PerfSample]) -> Vec<f64> {
         let i = want.stack_of(&sample.frames)?;
         let stack = &want.stacks[i];
         let name = stack.thread.as_ref().or(stack.comm.as_ref());
-        name.map_or(true, |n| *n == sample.comm).then_some(i)
+        name.is_none_or(|n| *n == sample.comm).then_some(i)
     })
 }
 

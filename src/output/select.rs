@@ -136,7 +136,7 @@ impl<'p> View<'p> {
     /// The samples this view shows, in file order.
     pub fn samples(&self) -> impl Iterator<Item = &'p Sample> + '_ {
         self.profile.samples.iter().filter(move |s| {
-            self.event.map_or(true, |e| s.event == e)
+            self.event.is_none_or(|e| s.event == e)
                 && !(self.hide_idle && s.idle)
                 && (s.stack as usize) < self.stacks.len()
         })

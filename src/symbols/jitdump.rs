@@ -442,7 +442,7 @@ mod tests {
         }
         b.extend_from_slice(name.as_bytes());
         b.push(0);
-        b.extend(std::iter::repeat(0x90).take(size as usize));
+        b.extend(std::iter::repeat_n(0x90, size as usize));
         record(JIT_CODE_LOAD, &b)
     }
 

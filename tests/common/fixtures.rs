@@ -172,7 +172,7 @@ impl Expected {
         let mut out = Vec::new();
         for frame in &self.stacks[index].stack {
             let times = self.repeat.get(frame).copied().unwrap_or(1);
-            out.extend(std::iter::repeat(frame.clone()).take(times));
+            out.extend(std::iter::repeat_n(frame.clone(), times));
         }
         out
     }
