@@ -33,6 +33,15 @@ pub enum Command {
     Collapse(CollapseArgs),
     /// Every sample as text, like `perf script`.
     Script(ScriptArgs),
+    /// Write a profile for another viewer: speedscope, pstats (snakeviz,
+    /// gprof2dot), callgrind (KCacheGrind), firefox, pprof, chrome (Perfetto).
+    Convert(ConvertArgs),
+    /// Compare two profiles: a differential flame graph and the functions
+    /// whose share changed most.
+    Diff(DiffArgs),
+    /// A live, refreshing view of the hottest functions of a command or
+    /// running process (Python and native frames), like `py-spy top`.
+    Top(TopArgs),
 }
 
 /// The profile file every command uses unless told otherwise.
@@ -156,9 +165,31 @@ pub struct RecordArgs {
     #[arg(long = "user-only")]
     pub user_only: bool,
 
+    /// Write a file for another viewer instead of a profile (recorded to
+    /// FILE.pyperf first, then converted); -o names the converted file.
+    #[arg(long = "format", value_enum, value_name = "FORMAT")]
+    pub format: Option<OutputFormat>,
+
     /// The command to run (after `--`).
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+/// A file format other tools open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// speedscope JSON (https://www.speedscope.app)
+    Speedscope,
+    /// Python pstats file (snakeviz, gprof2dot, pyprof2calltree)
+    Pstats,
+    /// callgrind profile (KCacheGrind, callgrind_annotate)
+    Callgrind,
+    /// Firefox Profiler JSON (https://profiler.firefox.com)
+    Firefox,
+    /// gzipped pprof protobuf (go tool pprof, Pyroscope)
+    Pprof,
+    /// Chrome trace-event JSON (Perfetto, chrome://tracing)
+    Chrome,
 }
 
 /// Options every view of a profile shares.
@@ -270,4 +301,116 @@ pub struct ScriptArgs {
     /// Only this event (default: all).
     #[arg(long = "event", value_name = "EVENT")]
     pub event: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  pyperf convert prof.pyperf --format speedscope -o prof.json\n  pyperf convert prof.pyperf -f pstats -o prof.pstats && snakeviz prof.pstats\n  pyperf convert prof.pyperf -f callgrind -o callgrind.out.app && kcachegrind callgrind.out.app"
+)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub view: ViewArgs,
+
+    /// The format to write.
+    #[arg(short = 'f', long = "format", value_enum, value_name = "FORMAT")]
+    pub format: OutputFormat,
+
+    /// Where to write it (default: pyperf.speedscope.json, pyperf.prof,
+    /// callgrind.out.pyperf, pyperf.firefox.json, pyperf.pb.gz or
+    /// pyperf.trace.json).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  pyperf diff before.pyperf after.pyperf -o diff.svg")]
+pub struct DiffArgs {
+    /// The profile to compare against.
+    #[arg(value_name = "BEFORE")]
+    pub before: PathBuf,
+
+    /// The profile to compare.
+    #[arg(value_name = "AFTER")]
+    pub after: PathBuf,
+
+    /// Where to write the differential flame graph (SVG).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "diff.svg"
+    )]
+    pub output: PathBuf,
+
+    /// Compare this recorded event (default: the first one).
+    #[arg(long = "event", value_name = "EVENT")]
+    pub event: Option<String>,
+
+    /// Include samples taken while a thread waited in the kernel.
+    #[arg(long)]
+    pub idle: bool,
+
+    /// Rows of the table of changed functions.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+
+    /// Title of the graph (default: both commands).
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Keys: q or Ctrl-C quits, l switches between functions and lines.\nThe command's own output is shown when top ends.\n\nExamples:\n  pyperf top -- python3 app.py\n  pyperf top -p 1234\n  pyperf top -F 199 -o app.pyperf -- python3 app.py"
+)]
+pub struct TopArgs {
+    /// Event to sample (default: cycles where a PMU exists, else cpu-clock).
+    #[arg(short = 'e', long = "event", value_name = "EVENTS")]
+    pub events: Vec<String>,
+
+    /// Samples per second per thread.
+    #[arg(short = 'F', long = "freq", value_name = "HZ", value_parser = clap::value_parser!(u64).range(1..))]
+    pub freq: Option<u64>,
+
+    /// How to capture call stacks (as for record; default: stop).
+    #[arg(long = "call-graph", value_name = "MODE")]
+    pub call_graph: Option<String>,
+
+    /// Python frames only, no native ones.
+    #[arg(long = "no-native")]
+    pub no_native: bool,
+
+    /// Do not read Python frames from the interpreter.
+    #[arg(long = "no-python", conflicts_with = "no_native")]
+    pub no_python: bool,
+
+    /// Watch the running processes with these ids.
+    #[arg(short = 'p', long = "pid", value_name = "PID,...", value_delimiter = ',', value_parser = clap::value_parser!(i32).range(1..))]
+    pub pid: Option<Vec<i32>>,
+
+    /// Seconds between refreshes.
+    #[arg(
+        short = 'd',
+        long = "delay",
+        value_name = "SECONDS",
+        default_value_t = 1.0
+    )]
+    pub delay: f64,
+
+    /// One row per source line instead of per function (key l switches).
+    #[arg(long)]
+    pub lines: bool,
+
+    /// Include samples taken while a thread waited in the kernel.
+    #[arg(long)]
+    pub idle: bool,
+
+    /// Keep the recording as this profile file (default: a temporary file,
+    /// removed at the end).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// The command to run (after `--`).
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }

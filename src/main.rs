@@ -12,6 +12,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Flamegraph(args) => commands::views::flamegraph(&args),
         Command::Collapse(args) => commands::views::collapse(&args),
         Command::Script(args) => commands::views::script(&args),
+        Command::Convert(args) => commands::convert::convert(&args),
+        Command::Diff(args) => commands::convert::diff(&args),
+        Command::Top(args) => commands::top::run(&args),
     }
 }
 

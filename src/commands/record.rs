@@ -1,5 +1,7 @@
 //! `pyperf record`: sample a command or running processes into a profile file.
 
+use std::path::Path;
+
 use crate::cli::RecordArgs;
 use crate::event::{self, EventSpec};
 use crate::exit;
@@ -117,11 +119,34 @@ fn unsupported_advice(event: &str) -> String {
 
 /// Runs `pyperf record`; returns the exit code pyperf should end with.
 pub fn run(args: &RecordArgs) -> anyhow::Result<i32> {
+    // With --format, record a profile beside the output, then convert it.
+    let plan = args
+        .format
+        .map(|format| super::convert::RecordingPlan::new(format, &args.output));
+    let profile_path = plan.as_ref().map_or(args.output.as_path(), |p| &p.profile);
+    let signals = SignalWatcher::install()?;
+    let outcome = record_to(args, profile_path, &signals)?;
+    print_summary(&outcome, &profile_path.display().to_string());
+    if let Some(ExitStatus::Signaled(sig)) = outcome.exit {
+        eprintln!("pyperf: the command was killed by {sig}");
+    }
+    if let Some(plan) = plan {
+        plan.convert()?;
+    }
+    Ok(outcome.exit.map_or(0, ExitStatus::exit_code))
+}
+
+/// Records the target of `args` into `output` (the default hardware event
+/// falling back to cpu-clock, visibly), as `record` and `top` do.
+pub(crate) fn record_to(
+    args: &RecordArgs,
+    output: &Path,
+    signals: &SignalWatcher,
+) -> anyhow::Result<RecordOutcome> {
     let (events, explicit) = parse_events(args)?;
     let mut options = options(args, events)?;
     let target = target(args)?;
-    let signals = SignalWatcher::install()?;
-    let outcome = match session::record(&options, &target, &args.output, &[], &signals) {
+    let outcome = match session::record(&options, &target, output, &[], signals) {
         Err(session::RecordError::Sampler(SamplerError::Unsupported { event, .. }))
             if !explicit =>
         {
@@ -132,21 +157,16 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<i32> {
                 .into_iter()
                 .flat_map(|g| g.events)
                 .collect();
-            session::record(&options, &target, &args.output, &[], &signals)
+            session::record(&options, &target, output, &[], signals)
         }
         other => other,
     };
-    let outcome = outcome.map_err(|e| match &e {
+    outcome.map_err(|e| match &e {
         session::RecordError::Sampler(SamplerError::Unsupported { event, .. }) => {
             exit::with_code(1, unsupported_advice(event))
         }
         _ => exit::with_code(e.exit_code(), e.to_string()),
-    })?;
-    print_summary(&outcome, &args.output.display().to_string());
-    if let Some(ExitStatus::Signaled(sig)) = outcome.exit {
-        eprintln!("pyperf: the command was killed by {sig}");
-    }
-    Ok(outcome.exit.map_or(0, ExitStatus::exit_code))
+    })
 }
 
 fn human_bytes(bytes: u64) -> String {

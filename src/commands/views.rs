@@ -1,10 +1,12 @@
-//! `report`, `flamegraph`, `collapse`, `script`: views of a profile file.
+//! `report`, `flamegraph`, `collapse`, `script`: views of a profile file,
+//! and [`load`], which every view of a file starts with.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
 
+use super::progress::Progress;
 use crate::atomic_file::AtomicFile;
 use crate::cli::{CollapseArgs, FlamegraphArgs, ReportArgs, ScriptArgs, SortKey, ViewArgs};
 use crate::exit;
@@ -29,8 +31,11 @@ pub fn load(path: &Path) -> anyhow::Result<Profile> {
     }
     // Frames a killed recording never symbolized are resolved from the binaries on disk.
     let mut symbolizer = Symbolizer::new(SymbolizerOptions::default());
-    let outcome = profile::read_profile(path, Some(&mut symbolizer))
+    let progress = Progress::start(format!("reading {}", path.display()));
+    let mut resolver = progress.resolver(&mut symbolizer);
+    let outcome = profile::read_profile(path, Some(&mut resolver))
         .map_err(|e| exit::with_code(1, e.to_string()))?;
+    drop(progress);
     for warning in symbolizer.take_warnings() {
         eprintln!("pyperf: {warning}");
     }
@@ -40,7 +45,8 @@ pub fn load(path: &Path) -> anyhow::Result<Profile> {
     Ok(outcome.profile)
 }
 
-fn selection(view: &ViewArgs) -> Selection<'_> {
+/// The selection the view flags ask for.
+pub(crate) fn selection(view: &ViewArgs) -> Selection<'_> {
     Selection {
         event: view.event.as_deref(),
         hide_idle: !view.idle,
@@ -48,7 +54,8 @@ fn selection(view: &ViewArgs) -> Selection<'_> {
     }
 }
 
-fn output_error(e: output::OutputError) -> anyhow::Error {
+/// An output failure as pyperf reports it (exit code 1).
+pub(crate) fn output_error(e: output::OutputError) -> anyhow::Error {
     exit::with_code(1, e.to_string())
 }
 
@@ -141,7 +148,7 @@ pub fn script(args: &ScriptArgs) -> anyhow::Result<i32> {
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     match std::io::stdout().lock().write_all(bytes) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),

@@ -1,7 +1,8 @@
 //! Aggregation shared by the text outputs: frames grouped into functions or
 //! source lines, self and total figures per group, and the call tree.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 
 use super::select::{Tally, View};
 use crate::profile::{FrameId, FrameKind};
@@ -142,4 +143,76 @@ pub(crate) fn call_tree(view: &View<'_>, groups: &Groups, per_stack: &[Tally]) -
         nodes[node].self_.add(*tally);
     }
     nodes
+}
+
+/// The smallest known line of each group's frames: the nearest a sampler
+/// gets to where a function starts (it never sees the `def` line itself).
+pub(crate) fn first_lines(view: &View<'_>, groups: &Groups) -> Vec<Option<u32>> {
+    let mut lines: Vec<Option<u32>> = vec![None; groups.example.len()];
+    for (id, &g) in groups.of_frame.iter().enumerate() {
+        if let Some(line) = view.frame(id as FrameId).line {
+            let first = &mut lines[g as usize];
+            *first = Some(first.map_or(line, |l| l.min(line)));
+        }
+    }
+    lines
+}
+
+/// Groups merged further: `merged[g]` is the new group of old group `g`
+/// (new ids dense from 0, in order of first use).
+pub(crate) fn merge_groups(groups: &Groups, merged: &[u32]) -> Groups {
+    let count = merged.iter().map(|&g| g as usize + 1).max().unwrap_or(0);
+    let mut example = vec![FrameId::MAX; count];
+    for (old, &new) in merged.iter().enumerate() {
+        if example[new as usize] == FrameId::MAX {
+            example[new as usize] = groups.example[old];
+        }
+    }
+    Groups {
+        of_frame: groups
+            .of_frame
+            .iter()
+            .map(|&g| merged[g as usize])
+            .collect(),
+        example,
+    }
+}
+
+/// What one call edge (caller frame -> callee frame, as the key names it) costs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct EdgeTally {
+    /// Samples where the edge is on the stack, counted once per sample even
+    /// when recursion repeats it: the callee's cost when called this way.
+    pub total: Tally,
+    /// Samples where the callee is the leaf and this caller called it.
+    pub self_: Tally,
+}
+
+/// Tallies of every caller -> callee edge, keyed by `key(caller, callee)`
+/// (frame ids of the view; the key decides what counts as the same edge).
+pub(crate) fn edge_tallies<K: Hash + Eq + Clone>(
+    view: &View<'_>,
+    per_stack: &[Tally],
+    mut key: impl FnMut(FrameId, FrameId) -> K,
+) -> HashMap<K, EdgeTally> {
+    let mut edges: HashMap<K, EdgeTally> = HashMap::new();
+    let mut seen: HashSet<K> = HashSet::new();
+    for (stack, tally) in per_stack.iter().enumerate() {
+        if tally.samples == 0 {
+            continue;
+        }
+        let frames = view.stack(stack as u32);
+        seen.clear();
+        for (i, pair) in frames.windows(2).enumerate() {
+            let k = key(pair[0], pair[1]);
+            let edge = edges.entry(k.clone()).or_default();
+            if i + 2 == frames.len() {
+                edge.self_.add(*tally);
+            }
+            if seen.insert(k) {
+                edge.total.add(*tally);
+            }
+        }
+    }
+    edges
 }

@@ -21,7 +21,7 @@ use inferno::flamegraph::color::{Color, MultiPalette, Palette, PaletteMap};
 use inferno::flamegraph::{self as inferno_fg, Direction};
 
 use super::collapse::{fold, CollapseOptions, WeightMode};
-use super::label::{folded_safe, frame_label};
+use super::label::{folded_safe, frame_label, profile_title};
 use super::select::View;
 use super::OutputError;
 use crate::atomic_file::AtomicFile;
@@ -77,7 +77,7 @@ pub fn render_flamegraph(
     let mut o = inferno_fg::Options::default();
     o.title = match opts.title {
         Some(t) => t.to_string(),
-        None => default_title(profile, view.event_name()),
+        None => profile_title(profile, view.event_name()),
     };
     o.subtitle = Some(
         "Python: green (libraries: aqua) · native: yellow · kernel: orange · click to zoom, Ctrl-F to search"
@@ -122,17 +122,6 @@ pub fn write_flamegraph(
     let mut file = AtomicFile::create(path).map_err(err)?;
     std::io::Write::write_all(&mut file, &svg).map_err(err)?;
     file.commit().map_err(err)
-}
-
-fn default_title(profile: &Profile, event: &str) -> String {
-    let command = if !profile.meta.command.is_empty() {
-        profile.meta.command.join(" ")
-    } else if let Some(p) = profile.meta.processes.first() {
-        format!("{} (pid {})", p.command, p.pid)
-    } else {
-        "pyperf profile".into()
-    };
-    format!("{command} ({event})")
 }
 
 /// A colour for every label that can appear, chosen by frame kind.

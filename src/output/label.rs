@@ -15,7 +15,7 @@
 //! palettes understand. Native source lines are left to `script` and the
 //! report's `--lines` view so flame graphs stay readable.
 
-use crate::profile::{Frame, FrameKind};
+use crate::profile::{Frame, FrameKind, Profile};
 
 /// Options for labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +33,56 @@ impl Default for LabelOptions {
 /// The label of a frame in folded stacks and flame graphs (see the module doc).
 pub fn frame_label(frame: &Frame, opts: LabelOptions) -> String {
     let mut s = frame_symbol(frame, opts);
-    match frame.kind {
-        FrameKind::Kernel => s.push_str("_[k]"),
-        FrameKind::Native if frame.inlined => s.push_str("_[i]"),
-        _ => {}
-    }
+    s.push_str(kind_suffix(frame));
     s
+}
+
+/// The label without the Python file: the function plus its kind suffix, for
+/// formats that carry file and line in fields of their own (speedscope,
+/// Firefox Profiler, Chrome trace).
+pub fn frame_name(frame: &Frame) -> String {
+    let mut s = frame.function.clone();
+    s.push_str(kind_suffix(frame));
+    s
+}
+
+/// `_[k]` for kernel code, `_[i]` for inlined native code, else nothing.
+fn kind_suffix(frame: &Frame) -> &'static str {
+    match frame.kind {
+        FrameKind::Kernel => "_[k]",
+        FrameKind::Native if frame.inlined => "_[i]",
+        _ => "",
+    }
+}
+
+/// The file a frame's code comes from, for formats with one file field: the
+/// source file (Python file, or native source from debug info), else the
+/// binary or library, else nothing.
+pub fn frame_file(frame: &Frame) -> Option<&str> {
+    frame.file.as_deref().or(frame.module.as_deref())
+}
+
+/// The object a frame's code lives in, as formats that group by binary want
+/// it: the module of native and kernel code, `[python]` for Python code
+/// (whose "object" is the interpreter), `[unknown]` for markers.
+pub fn frame_object(frame: &Frame) -> &str {
+    match (frame.kind, frame.module.as_deref()) {
+        (FrameKind::Python, _) => "[python]",
+        (FrameKind::Kernel, None) => "[kernel.kallsyms]",
+        (FrameKind::Native | FrameKind::Kernel, Some(module)) => module,
+        _ => "[unknown]",
+    }
+}
+
+/// The kind of a frame in one lowercase word (`python`, `native`, `kernel`,
+/// `marker`), for category fields.
+pub fn kind_name(kind: FrameKind) -> &'static str {
+    match kind {
+        FrameKind::Python => "python",
+        FrameKind::Native => "native",
+        FrameKind::Kernel => "kernel",
+        FrameKind::Marker => "marker",
+    }
 }
 
 /// The label without kind suffixes: what `script` prints as the symbol.
@@ -79,6 +123,19 @@ pub fn line_location(frame: &Frame) -> String {
         (Some(file), None) => file.clone(),
         _ => function_location(frame),
     }
+}
+
+/// A profile's title: the command (or the first process when attached) and
+/// the event shown, e.g. `python3 app.py (cpu-clock)`.
+pub fn profile_title(profile: &Profile, event: &str) -> String {
+    let command = if !profile.meta.command.is_empty() {
+        profile.meta.command.join(" ")
+    } else if let Some(p) = profile.meta.processes.first() {
+        format!("{} (pid {})", p.command, p.pid)
+    } else {
+        "pyperf profile".into()
+    };
+    format!("{command} ({event})")
 }
 
 /// A label made safe for one field of a folded line: `;` separates frames and
@@ -139,5 +196,28 @@ mod tests {
         assert_eq!(function_location(&n), "/usr/lib/libx.so");
         assert_eq!(line_location(&n), "/usr/lib/libx.so");
         assert_eq!(folded_safe("a;b\nc"), "a:b c");
+    }
+
+    #[test]
+    fn names_files_and_objects_keep_the_kind() {
+        let p = frame(FrameKind::Python, "work", Some("app.py"), Some(12));
+        assert_eq!(frame_name(&p), "work");
+        assert_eq!(frame_file(&p), Some("app.py"));
+        assert_eq!(frame_object(&p), "[python]");
+        let n = frame(FrameKind::Native, "memcpy", None, None);
+        assert_eq!(frame_file(&n), Some("/usr/lib/libx.so"));
+        assert_eq!(frame_object(&n), "/usr/lib/libx.so");
+        let inl = Frame {
+            inlined: true,
+            ..n.clone()
+        };
+        assert_eq!(frame_name(&inl), "memcpy_[i]");
+        let k = Frame {
+            module: None,
+            ..frame(FrameKind::Kernel, "schedule", None, None)
+        };
+        assert_eq!(frame_name(&k), "schedule_[k]");
+        assert_eq!(frame_object(&k), "[kernel.kallsyms]");
+        assert_eq!(kind_name(FrameKind::Python), "python");
     }
 }

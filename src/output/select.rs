@@ -2,7 +2,7 @@
 //! frames stay in stacks. Every output reads the profile through a [`View`].
 
 use super::OutputError;
-use crate::profile::{EventIdx, Frame, FrameId, Profile, Sample, StackId};
+use crate::profile::{EventIdx, EventInfo, Frame, FrameId, Profile, Sample, StackId, ThreadIdx};
 
 /// Which samples and frames an output shows.
 #[derive(Clone, Copy, Default)]
@@ -142,17 +142,68 @@ impl<'p> View<'p> {
         })
     }
 
+    /// The recorded event shown, when one event is.
+    pub fn event_info(&self) -> Option<&'p EventInfo> {
+        self.event
+            .and_then(|e| self.profile.events.get(usize::from(e)))
+    }
+
+    /// True when the shown weights are nanoseconds (clock events).
+    pub fn weights_are_ns(&self) -> bool {
+        self.event_info().is_some_and(|e| e.unit == "ns")
+    }
+
+    /// The shown samples of each thread that has any, in time order (equal
+    /// times keep file order); threads in profile order.
+    pub fn samples_by_thread(&self) -> Vec<(ThreadIdx, Vec<&'p Sample>)> {
+        let mut by_thread: Vec<Vec<&'p Sample>> = vec![Vec::new(); self.profile.threads.len()];
+        let mut unknown: Vec<(ThreadIdx, Vec<&'p Sample>)> = Vec::new();
+        for s in self.samples() {
+            match by_thread.get_mut(s.thread as usize) {
+                Some(list) => list.push(s),
+                // A thread index the table lacks (damaged file): kept apart.
+                None => match unknown.iter_mut().find(|(t, _)| *t == s.thread) {
+                    Some((_, list)) => list.push(s),
+                    None => unknown.push((s.thread, vec![s])),
+                },
+            }
+        }
+        let mut out: Vec<(ThreadIdx, Vec<&'p Sample>)> = by_thread
+            .into_iter()
+            .enumerate()
+            .map(|(t, list)| (t as ThreadIdx, list))
+            .chain(unknown)
+            .filter(|(_, list)| !list.is_empty())
+            .collect();
+        for (_, list) in &mut out {
+            list.sort_by_key(|s| s.time_ns);
+        }
+        out
+    }
+
     /// Samples and weight per stack id, plus the grand total.
     pub fn stack_tallies(&self) -> (Vec<Tally>, Tally) {
+        self.stack_tallies_of(self.samples())
+    }
+
+    /// Like [`View::stack_tallies`], over some of the view's samples
+    /// (e.g. those of the last second).
+    pub fn stack_tallies_of<'s>(
+        &self,
+        samples: impl Iterator<Item = &'s Sample>,
+    ) -> (Vec<Tally>, Tally) {
         let mut per_stack = vec![Tally::default(); self.stacks.len()];
         let mut total = Tally::default();
-        for s in self.samples() {
+        for s in samples {
             let one = Tally {
                 samples: 1,
                 weight: s.weight,
             };
-            per_stack[s.stack as usize].add(one);
-            total.add(one);
+            // Samples from outside the view (another profile) are not counted.
+            if let Some(tally) = per_stack.get_mut(s.stack as usize) {
+                tally.add(one);
+                total.add(one);
+            }
         }
         (per_stack, total)
     }
