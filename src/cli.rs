@@ -175,6 +175,11 @@ pub struct ViewArgs {
     /// Include samples taken while a thread waited in the kernel.
     #[arg(long)]
     pub idle: bool,
+
+    /// Show CPython's own frames (libpython), which are hidden by default
+    /// between the Python frames they run.
+    #[arg(long = "show-libpython")]
+    pub show_libpython: bool,
 }
 
 #[derive(Debug, Args)]
