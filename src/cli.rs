@@ -33,6 +33,8 @@ pub enum Command {
     Collapse(CollapseArgs),
     /// Every sample as text, like `perf script`.
     Script(ScriptArgs),
+    /// Print the current mixed Python/native stack of every thread of a running process.
+    Dump(DumpArgs),
 }
 
 /// The profile file every command uses unless told otherwise.
@@ -275,4 +277,24 @@ pub struct ScriptArgs {
     /// Only this event (default: all).
     #[arg(long = "event", value_name = "EVENT")]
     pub event: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  pyperf dump --pid 1234")]
+pub struct DumpArgs {
+    /// The process to look at (it is stopped for a moment).
+    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub pid: i32,
+
+    /// Python frames only.
+    #[arg(long = "no-native")]
+    pub no_native: bool,
+
+    /// Show CPython's own frames (libpython) too.
+    #[arg(long = "show-libpython")]
+    pub show_libpython: bool,
+
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -12,6 +12,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Flamegraph(args) => commands::views::flamegraph(&args),
         Command::Collapse(args) => commands::views::collapse(&args),
         Command::Script(args) => commands::views::script(&args),
+        Command::Dump(args) => commands::dump::run(&args),
     }
 }
 

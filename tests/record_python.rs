@@ -389,3 +389,100 @@ fn attach_to_a_running_python() {
         );
     }
 }
+
+#[test]
+fn dump_shows_the_blocked_stack_and_leaves_the_process_running() {
+    for python in pythons::for_tests() {
+        let v = &python.version;
+        for mode in ["native", "python"] {
+            let sleeper = fixtures::spawn_sleeper(&python, mode);
+            let pid = sleeper.truth.pid.to_string();
+            let out = run(pyperf().args(["dump", "--json", "--pid", &pid]));
+            assert!(out.status.success(), "{v} {mode}: {}", stderr_of(&out));
+            let doc: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+            let thread = doc["threads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["tid"] == sleeper.truth.native_id)
+                .expect("the blocked thread");
+            assert_eq!(thread["consistent"], true, "{v} {mode}");
+            // Innermost first in the dump; the truth lists root first.
+            let frames: Vec<&serde_json::Value> =
+                thread["frames"].as_array().unwrap().iter().rev().collect();
+            let python_frames: Vec<(&str, &str, u64)> = frames
+                .iter()
+                .filter(|f| f["kind"] == "Python")
+                .map(|f| {
+                    (
+                        f["function"].as_str().unwrap(),
+                        f["file"].as_str().unwrap(),
+                        f["line"].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect();
+            let want: Vec<(&str, String, u64)> = sleeper
+                .truth
+                .python_stack
+                .iter()
+                .map(|f| {
+                    (
+                        f.name.as_str(),
+                        f.file.as_ref().unwrap().display().to_string(),
+                        f.line.unwrap_or(0) as u64,
+                    )
+                })
+                .collect();
+            assert_eq!(
+                python_frames.len(),
+                want.len(),
+                "{v} {mode}: {python_frames:?} vs {want:?}"
+            );
+            for ((name, file, line), (w_name, w_file, w_line)) in python_frames.iter().zip(&want) {
+                assert_eq!(name, w_name, "{v} {mode}");
+                assert!(
+                    Path::new(file).file_name() == Path::new(w_file).file_name(),
+                    "{v} {mode}: {file} vs {w_file}"
+                );
+                assert_eq!(line, w_line, "{v} {mode}: line of {name}");
+            }
+            // Below the innermost Python frame: the expected native frames, in order.
+            let names: Vec<&str> = frames
+                .iter()
+                .map(|f| f["function"].as_str().unwrap())
+                .collect();
+            let last_python = names
+                .iter()
+                .rposition(|n| *n == want.last().unwrap().0)
+                .unwrap();
+            let below: Vec<&str> = names[last_python + 1..].to_vec();
+            for native in &sleeper.truth.native_stack {
+                assert!(
+                    below.contains(&native.name.as_str()),
+                    "{v} {mode}: {} not below the Python frames: {below:?}",
+                    native.name
+                );
+            }
+            // The process was only paused: it still sleeps, and a second look works.
+            let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            assert!(state.contains("TracerPid:\t0"), "{v} {mode}: detached");
+            let again = run(pyperf().args(["dump", "--pid", &pid]));
+            assert!(
+                again.status.success()
+                    && stdout_of(&again).contains(&want.last().unwrap().0.to_string()),
+                "{v} {mode}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dump_of_a_missing_process_is_a_clear_error() {
+    let out = run(pyperf().args(["dump", "--pid", "999999999"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("no process with pid 999999999"),
+        "{}",
+        stderr_of(&out)
+    );
+}
