@@ -42,6 +42,8 @@ pub enum Command {
     /// A live, refreshing view of the hottest functions of a command or
     /// running process (Python and native frames), like `py-spy top`.
     Top(TopArgs),
+    /// Print the current mixed Python/native stack of every thread of a running process.
+    Dump(DumpArgs),
 }
 
 /// The profile file every command uses unless told otherwise.
@@ -206,6 +208,11 @@ pub struct ViewArgs {
     /// Include samples taken while a thread waited in the kernel.
     #[arg(long)]
     pub idle: bool,
+
+    /// Show CPython's own frames (libpython), which are hidden by default
+    /// between the Python frames they run.
+    #[arg(long = "show-libpython")]
+    pub show_libpython: bool,
 }
 
 #[derive(Debug, Args)]
@@ -350,6 +357,10 @@ pub struct DiffArgs {
     #[arg(long)]
     pub idle: bool,
 
+    /// Show CPython's own frames (libpython), hidden by default.
+    #[arg(long = "show-libpython")]
+    pub show_libpython: bool,
+
     /// Rows of the table of changed functions.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
@@ -405,6 +416,10 @@ pub struct TopArgs {
     #[arg(long)]
     pub idle: bool,
 
+    /// Show CPython's own frames (libpython), hidden by default.
+    #[arg(long = "show-libpython")]
+    pub show_libpython: bool,
+
     /// Keep the recording as this profile file (default: a temporary file,
     /// removed at the end).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -413,4 +428,24 @@ pub struct TopArgs {
     /// The command to run (after `--`).
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  pyperf dump --pid 1234")]
+pub struct DumpArgs {
+    /// The process to look at (it is stopped for a moment).
+    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub pid: i32,
+
+    /// Python frames only.
+    #[arg(long = "no-native")]
+    pub no_native: bool,
+
+    /// Show CPython's own frames (libpython) too.
+    #[arg(long = "show-libpython")]
+    pub show_libpython: bool,
+
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -15,6 +15,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Convert(args) => commands::convert::convert(&args),
         Command::Diff(args) => commands::convert::diff(&args),
         Command::Top(args) => commands::top::run(&args),
+        Command::Dump(args) => commands::dump::run(&args),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::progress::Progress;
-use super::views::{load, output_error, selection};
+use super::views::{load, not_interpreter, output_error, selection};
 use crate::cli::{ConvertArgs, DiffArgs, OutputFormat, DEFAULT_PROFILE};
 use crate::exit;
 use crate::output::{self, ConvertOptions, DiffOptions, Format, Selection};
@@ -99,11 +99,12 @@ impl RecordingPlan {
             )
         };
         let profile = load(&self.profile).map_err(keep)?;
-        // As the views show a profile by default: the first event, idle samples left out.
+        // As the views show a profile by default: the first event, without
+        // idle samples and CPython's own frames.
         let selection = Selection {
             event: None,
             hide_idle: true,
-            keep_frame: None,
+            keep_frame: Some(&not_interpreter),
         };
         write(&profile, self.format, selection, &self.output).map_err(keep)?;
         if let Err(e) = std::fs::remove_file(&self.profile) {
@@ -124,7 +125,11 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<i32> {
         selection: Selection {
             event: args.event.as_deref(),
             hide_idle: !args.idle,
-            keep_frame: None,
+            keep_frame: if args.show_libpython {
+                None
+            } else {
+                Some(&not_interpreter)
+            },
         },
         title: args.title.as_deref(),
         limit: args.limit,

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns parsed arguments into work and an exit code.
 
 pub mod convert;
+pub mod dump;
 pub mod list;
 pub mod progress;
 pub mod record;

@@ -31,6 +31,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::record::record_to;
+use super::views::not_interpreter;
 use crate::cli::{RecordArgs, TopArgs};
 use crate::exit;
 use crate::output::{render_top_rows, top_table, Selection, TopOptions, TopTable};
@@ -88,33 +89,39 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
     let capture = StdioCapture::start(&scratch.path)?;
     let signals = SignalWatcher::install()?;
     let (done_tx, done_rx) = mpsc::channel();
-    let (ended, quit_by_user) = std::thread::scope(|scope| -> anyhow::Result<_> {
+    let (ended, interrupted, shown) = std::thread::scope(|scope| {
         scope.spawn(|| {
             let _ = done_tx.send(record_to(&record_args, &profile_path, &signals));
         });
-        let mut screen = Screen::enter(tty)?;
         let mut ui = Ui::new(&profile_path, title, args);
-        let result = ui.run(&mut screen, &done_rx, args.pid.as_deref());
-        let ended = match ui.ended.take() {
-            Some(ended) => ended,
-            None => {
-                // Still recording: stop it as a Ctrl-C stops `record`.
-                ui.status = "stopping...".into();
-                let _ = ui.draw(&mut screen);
-                let _ = kill(Pid::this(), Signal::SIGINT);
-                done_rx.recv().unwrap_or_else(|_| {
-                    Err(exit::with_code(
-                        1,
-                        "the recording thread ended without a result",
-                    ))
-                })
+        let (shown, screen) = match Screen::enter(tty) {
+            Ok(mut screen) => {
+                let shown = ui.run(&mut screen, &done_rx, args.pid.as_deref());
+                if ui.ended.is_none() {
+                    ui.status = "stopping...".into();
+                    let _ = ui.draw(&mut screen);
+                }
+                (shown, Some(screen))
             }
+            Err(e) => (Err(e), None),
         };
+        let interrupted = ui.ended.is_none();
+        let ended = ui.ended.take().unwrap_or_else(|| {
+            // Still recording: stop it as a Ctrl-C stops `record`.
+            let _ = kill(Pid::this(), Signal::SIGINT);
+            done_rx.recv().unwrap_or_else(|_| {
+                Err(exit::with_code(
+                    1,
+                    "the recording thread ended without a result",
+                ))
+            })
+        });
         drop(screen);
-        result.map(|quit_by_user| (ended, quit_by_user))
-    })?;
+        (ended, interrupted, shown)
+    });
     drop(signals);
     capture.finish();
+    shown?;
     let outcome = ended?;
     if args.output.is_some() {
         eprintln!(
@@ -123,15 +130,13 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
             profile_path.display()
         );
     }
-    if let Some(ExitStatus::Signaled(sig)) = outcome.exit {
-        if !quit_by_user {
-            eprintln!("pyperf: the command was killed by {sig}");
-        }
+    if interrupted {
+        return Ok(0);
     }
-    Ok(match (quit_by_user, outcome.exit) {
-        (false, Some(status)) => status.exit_code(),
-        _ => 0,
-    })
+    if let Some(ExitStatus::Signaled(sig)) = outcome.exit {
+        eprintln!("pyperf: the command was killed by {sig}");
+    }
+    Ok(outcome.exit.map_or(0, ExitStatus::exit_code))
 }
 
 /// The `record` arguments `top` records with: stopped-mode stacks unless
@@ -165,6 +170,7 @@ struct Ui<'a> {
     delay: Duration,
     lines: bool,
     hide_idle: bool,
+    show_libpython: bool,
     symbolizer: Symbolizer,
     profile: Option<Profile>,
     /// Newest sample time of the last refresh: the next window starts there.
@@ -172,6 +178,7 @@ struct Ui<'a> {
     /// Where the shown window starts (`None`: the whole run).
     shown_since: Option<u64>,
     window_secs: f64,
+    last_refresh: Instant,
     table: Option<TopTable>,
     started: Instant,
     status: String,
@@ -186,11 +193,13 @@ impl<'a> Ui<'a> {
             delay: Duration::from_secs_f64(args.delay),
             lines: args.lines,
             hide_idle: !args.idle,
+            show_libpython: args.show_libpython,
             symbolizer: Symbolizer::new(SymbolizerOptions::default()),
             profile: None,
             window_start: None,
             shown_since: None,
             window_secs: args.delay,
+            last_refresh: Instant::now(),
             table: None,
             started: Instant::now(),
             status: "waiting for the first samples...".into(),
@@ -198,14 +207,14 @@ impl<'a> Ui<'a> {
         }
     }
 
-    /// Refreshes and reads keys until the user quits (`Ok(true)`), or the
-    /// recording ends in a way that needs no final screen (`Ok(false)`).
+    /// Refreshes and reads keys until the user quits, or the recording ends
+    /// in a way that needs no final screen.
     fn run(
         &mut self,
         screen: &mut Screen,
         done: &mpsc::Receiver<Ended>,
         pids: Option<&[i32]>,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<()> {
         let mut next_refresh = Instant::now() + Duration::from_millis(300);
         self.draw(screen)?;
         loop {
@@ -213,7 +222,7 @@ impl<'a> Ui<'a> {
                 if let Ok(ended) = done.try_recv() {
                     self.finish(ended);
                     if self.needs_no_final_screen(pids) {
-                        return Ok(false);
+                        return Ok(());
                     }
                     self.draw(screen)?;
                 }
@@ -224,9 +233,9 @@ impl<'a> Ui<'a> {
             if event::poll(wait)? {
                 match event::read()? {
                     Event::Key(key) if key.kind != KeyEventKind::Release => match key.code {
-                        KeyCode::Char('q' | 'Q') | KeyCode::Esc => return Ok(true),
+                        KeyCode::Char('q' | 'Q') | KeyCode::Esc => return Ok(()),
                         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                            return Ok(true)
+                            return Ok(())
                         }
                         KeyCode::Char('l' | 'L') => {
                             self.lines = !self.lines;
@@ -250,7 +259,6 @@ impl<'a> Ui<'a> {
     /// The recording ended: show the whole run.
     fn finish(&mut self, ended: Ended) {
         self.shown_since = None;
-        self.window_secs = self.started.elapsed().as_secs_f64();
         self.reload();
         self.recompute();
         self.status = match &ended {
@@ -297,7 +305,8 @@ impl<'a> Ui<'a> {
             self.window_start = Some(table.newest_ns);
             self.status = "q or Ctrl-C: quit · l: functions/lines".into();
         }
-        self.window_secs = self.delay.as_secs_f64();
+        self.window_secs = self.last_refresh.elapsed().as_secs_f64();
+        self.last_refresh = Instant::now();
     }
 
     fn reload(&mut self) {
@@ -323,7 +332,11 @@ impl<'a> Ui<'a> {
             selection: Selection {
                 event: None,
                 hide_idle: self.hide_idle,
-                keep_frame: None,
+                keep_frame: if self.show_libpython {
+                    None
+                } else {
+                    Some(&not_interpreter)
+                },
             },
             lines: self.lines,
             since_ns: since,
@@ -375,12 +388,18 @@ impl<'a> Ui<'a> {
         let Some(table) = &self.table else {
             return format!("{:.0} s", self.started.elapsed().as_secs_f64());
         };
+        let window = if self.shown_since.is_none() && self.ended.is_some() {
+            "the whole run".to_string()
+        } else {
+            format!(
+                "{} in the last {:.1} s",
+                table.recent_samples, self.window_secs
+            )
+        };
         let mut s = format!(
-            "{} · {} samples ({} in the last {:.1} s) · {:.0} s",
+            "{} · {} samples ({window}) · {:.0} s",
             table.event,
             table.samples,
-            table.recent_samples,
-            self.window_secs,
             self.started.elapsed().as_secs_f64()
         );
         if let Some(meta) = self.profile.as_ref().map(|p| &p.meta) {

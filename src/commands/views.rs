@@ -14,7 +14,7 @@ use crate::output::{
     self, CollapseOptions, FlamegraphOptions, ReportOptions, ReportView, ScriptOptions, Selection,
     SortBy, WeightMode,
 };
-use crate::profile::{self, Profile};
+use crate::profile::{self, Frame, FrameKind, Profile};
 use crate::symbols::{Symbolizer, SymbolizerOptions};
 
 /// Reads a profile, saying so when the recording was cut short.
@@ -45,12 +45,26 @@ pub fn load(path: &Path) -> anyhow::Result<Profile> {
     Ok(outcome.profile)
 }
 
+/// Hides CPython's own native frames: the Python frames merged in their
+/// place say what the interpreter was running.
+pub(crate) fn not_interpreter(frame: &Frame) -> bool {
+    frame.kind != FrameKind::Native
+        || !frame
+            .module
+            .as_deref()
+            .is_some_and(crate::python::is_interpreter_binary)
+}
+
 /// The selection the view flags ask for.
 pub(crate) fn selection(view: &ViewArgs) -> Selection<'_> {
     Selection {
         event: view.event.as_deref(),
         hide_idle: !view.idle,
-        keep_frame: None,
+        keep_frame: if view.show_libpython {
+            None
+        } else {
+            Some(&not_interpreter)
+        },
     }
 }
 

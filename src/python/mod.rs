@@ -51,3 +51,34 @@ pub use memory::{FakeMemory, ProcessMemory, RemoteMemory};
 pub use process::PythonProcess;
 pub use threads::{PyThread, ReadStats, ThreadState};
 pub use version::PyVersion;
+
+/// Whether `path` is CPython's own code (libpython, or a statically linked
+/// `python3.X` executable): the frames views hide unless asked to show them.
+pub fn is_interpreter_binary(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.starts_with("libpython")
+        || name
+            .strip_prefix("python")
+            .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+#[cfg(test)]
+mod interpreter_binary_tests {
+    use super::is_interpreter_binary;
+
+    #[test]
+    fn recognises_libpython_and_python_executables() {
+        assert!(is_interpreter_binary("/usr/lib/libpython3.12.so.1.0"));
+        assert!(is_interpreter_binary(
+            "/root/.pyenv/versions/3.11.7/bin/python3.11"
+        ));
+        assert!(is_interpreter_binary("/usr/bin/python3"));
+        assert!(!is_interpreter_binary(
+            "/usr/lib/x86_64-linux-gnu/libc.so.6"
+        ));
+        assert!(!is_interpreter_binary(
+            "/build/spinext.cpython-312-x86_64-linux-gnu.so"
+        ));
+        assert!(!is_interpreter_binary("/usr/bin/python-config"));
+    }
+}

@@ -6,5 +6,6 @@ pub mod pystate;
 pub mod recorder;
 pub mod sampler;
 pub mod session;
+pub mod snapshot;
 pub mod stopped;
 pub mod traced;

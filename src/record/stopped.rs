@@ -184,14 +184,21 @@ impl Recorder {
                     }
                 }
             }
-            None => {
+            None if self.native => {
                 if let Some(regs) = sample.user_regs {
                     leaf_first.push(self.user_frame(sample.pid, regs.ip)?);
                 }
             }
+            None => {}
         }
         if leaf_first.is_empty() {
-            leaf_first.push(self.symbolic_frame(super::recorder::unknown_frame(None))?);
+            // Python-only stacks: time outside Python shows as one marker.
+            let frame = if self.native {
+                super::recorder::unknown_frame(None)
+            } else {
+                Frame::marker("[native code]")
+            };
+            leaf_first.push(self.symbolic_frame(frame)?);
         }
         leaf_first.reverse();
         let stack = self.writer.intern_stack(&leaf_first)?;

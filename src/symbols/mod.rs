@@ -10,6 +10,7 @@
 //! JIT code is named by [`perfmap::PerfMap`] (`/tmp/perf-PID.map`) and
 //! [`jitdump::JitDump`] (`/tmp/jit-PID.dump`), both read incrementally.
 
+pub mod cython;
 pub mod debuginfo;
 pub mod demangle;
 pub mod dwarf;

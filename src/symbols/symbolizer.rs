@@ -376,7 +376,9 @@ fn symbolize_in(module: &Module, svma: u64) -> (Vec<Frame>, Option<String>) {
             .symbols
             .lookup(svma)
             .map(|s| native(demangle(s.name).into_owned(), None, None, false));
-        return (frames.into_iter().collect(), warning);
+        let mut frames: Vec<Frame> = frames.into_iter().collect();
+        super::cython::rename_frames(&mut frames);
+        return (frames, warning);
     }
     let frames = dwarf_frames
         .into_iter()
@@ -399,6 +401,8 @@ fn symbolize_in(module: &Module, svma: u64) -> (Vec<Frame>, Option<String>) {
             },
         )
         .collect();
+    let mut frames = frames;
+    super::cython::rename_frames(&mut frames);
     (frames, warning)
 }
 

@@ -36,8 +36,15 @@ pub enum TraceEvent {
 /// The set of traced tasks.
 pub struct Tracer {
     tracees: HashSet<Pid>,
+    /// Program signals seen while stopping tasks, delivered when detaching.
+    held_signals: Vec<(Pid, Signal)>,
     /// Tasks whose first ptrace stop has been seen.
     started: HashSet<Pid>,
+}
+
+/// Whether the SIGTRAP `pid` is stopped with came from a perf event.
+fn is_perf_trap(pid: Pid) -> bool {
+    ptrace::getsiginfo(pid).is_ok_and(|info| info.si_code == TRAP_PERF)
 }
 
 fn options() -> Options {
@@ -52,6 +59,7 @@ impl Tracer {
     pub fn seize(pids: &[Pid]) -> Result<Tracer, TargetError> {
         let mut tracer = Tracer {
             tracees: HashSet::new(),
+            held_signals: Vec::new(),
             started: HashSet::new(),
         };
         for &pid in pids {
@@ -161,12 +169,56 @@ impl Tracer {
         }
     }
 
-    /// Detaches from every task (used when an attached recording ends).
-    pub fn detach_all(&mut self) {
+    /// Stops every traced task (PTRACE_INTERRUPT) and waits until each is in a
+    /// ptrace stop. Signals that arrive meanwhile are kept for [`Tracer::detach_all`].
+    pub fn stop_all(&mut self) -> Vec<Pid> {
         for &tid in &self.tracees {
             let _ = ptrace::interrupt(tid);
         }
-        let mut pending: HashSet<Pid> = self.tracees.drain().collect();
+        let mut waiting: HashSet<Pid> = self.tracees.clone();
+        let mut stopped = Vec::new();
+        while !waiting.is_empty() {
+            match waitpid(None, Some(WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _)) => {
+                    waiting.remove(&pid);
+                    self.tracees.remove(&pid);
+                }
+                Ok(WaitStatus::Stopped(pid, signal)) => {
+                    // A signal for the program: keep it to deliver at detach.
+                    self.held_signals.push((pid, signal));
+                    if waiting.remove(&pid) {
+                        stopped.push(pid);
+                    }
+                }
+                Ok(status) => {
+                    if let Some(pid) = status.pid() {
+                        if waiting.remove(&pid) {
+                            stopped.push(pid);
+                        }
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+        }
+        stopped
+    }
+
+    /// Detaches from every task (used when an attached recording ends).
+    pub fn detach_all(&mut self) {
+        for (pid, signal) in std::mem::take(&mut self.held_signals) {
+            if signal != Signal::SIGTRAP && self.tracees.remove(&pid) {
+                let _ = ptrace::detach(pid, signal);
+            }
+        }
+        // Tasks already in a ptrace stop detach at once; running ones must be
+        // stopped first (detaching needs a stopped tracee).
+        let mut pending: HashSet<Pid> = HashSet::new();
+        for tid in self.tracees.drain() {
+            if ptrace::detach(tid, None).is_err() && ptrace::interrupt(tid).is_ok() {
+                pending.insert(tid);
+            }
+        }
         while !pending.is_empty() {
             match waitpid(None, Some(WaitPidFlag::__WALL)) {
                 Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _)) => {
@@ -176,7 +228,7 @@ impl Tracer {
                     let Some(pid) = status.pid() else { continue };
                     let deliver = match status {
                         // A pending perf SIGTRAP must not reach an untraced program.
-                        WaitStatus::Stopped(_, Signal::SIGTRAP) => None,
+                        WaitStatus::Stopped(_, Signal::SIGTRAP) if is_perf_trap(pid) => None,
                         WaitStatus::Stopped(_, sig) => Some(sig),
                         _ => None,
                     };
