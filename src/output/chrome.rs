@@ -4,11 +4,19 @@
 //! of nested complete (`"ph": "X"`) slices.
 //!
 //! A sample at time `t` with weight `w` nanoseconds (clock events) stands for
-//! the thread's time `[t - w, t]`: the sampled stack was running then.
+//! the thread's CPU time `[t - w, t]`: the sampled stack was running then
+//! (a sample stamped sooner than `w` after the previous one, from time-stamp
+//! jitter, is moved to start where that one ended, keeping its duration).
 //! Consecutive samples extend the slices of the frames they share, so a
-//! function that keeps running is one long slice; a gap (the thread was off
-//! the CPU) closes every slice. For events that are not clocks, a sample
-//! covers the sampling interval (`1/F`), or 1 ms when only a period is known.
+//! function that keeps running is one long slice. The short wall-clock gap
+//! between two such samples (the profiler stopping the thread to read its
+//! stack, or a brief time off the CPU) becomes a `[between samples]` slice
+//! inside the shared frames, so every frame's self time is exactly the CPU
+//! time its samples stand for while the timeline stays true to the clock. A
+//! longer gap (over a tenth of a sample's span: the thread waited) closes
+//! every slice. For events that are not clocks, a sample covers the
+//! sampling interval (`1/F`), or 1 ms when only a period is known.
+//!
 //! Slice names follow [`super::label::frame_name`]; `cat` is the frame kind
 //! (`python`, `native`, `kernel`, `marker`) and `args` hold file, line and
 //! module.
@@ -24,10 +32,17 @@ use super::select::View;
 use super::OutputError;
 use crate::profile::{FrameId, Profile, Sample};
 
-/// One finished slice: frame, start and end (ns since the trace start), depth.
+/// The name of the slices between two samples that share frames.
+pub const BETWEEN_SAMPLES: &str = "[between samples]";
+
+/// Gaps shorter than this are clock noise, not worth a slice.
+const MIN_GAP_NS: u64 = 1000;
+
+/// One finished slice: frame (`None`: between samples), start and end (ns
+/// since the trace start), depth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slice {
-    frame: FrameId,
+    frame: Option<FrameId>,
     start: u64,
     end: u64,
     depth: usize,
@@ -91,7 +106,19 @@ pub fn write_chrome_trace(
         // Parents before children at equal start times, as viewers nest them.
         slices.sort_by_key(|s| (s.start, s.depth));
         for s in slices {
-            let f = view.frame(s.frame);
+            let Some(frame) = s.frame else {
+                events.push(json!({
+                    "name": BETWEEN_SAMPLES,
+                    "cat": "marker",
+                    "ph": "X",
+                    "ts": micros(s.start),
+                    "dur": micros(s.end - s.start),
+                    "pid": pid,
+                    "tid": tid,
+                }));
+                continue;
+            };
+            let f = view.frame(frame);
             let mut args = serde_json::Map::new();
             if let Some(file) = &f.file {
                 args.insert("file".into(), json!(file));
@@ -162,7 +189,7 @@ fn thread_slices(view: &View<'_>, samples: &[&Sample], nominal: u64, origin: u64
                 if let Some((frame, start)) = open.pop() {
                     if at > start {
                         out.push(Slice {
-                            frame,
+                            frame: Some(frame),
                             start,
                             end: at,
                             depth: open.len(),
@@ -173,12 +200,18 @@ fn thread_slices(view: &View<'_>, samples: &[&Sample], nominal: u64, origin: u64
         };
     for s in samples {
         let span = span_of(view, s, nominal);
-        let end = s.time_ns.saturating_sub(origin);
-        let start = end.saturating_sub(span).max(last_end);
-        if end <= start {
-            continue; // entirely covered by the previous sample
+        // A sample seen sooner than its span after the previous one (the
+        // time stamp's jitter) starts where that one ended: its duration
+        // stays its weight, and the next gap puts it back on the clock.
+        let start = s
+            .time_ns
+            .saturating_sub(origin)
+            .saturating_sub(span)
+            .max(last_end);
+        let end = start + span;
+        if span == 0 {
+            continue;
         }
-        // A gap longer than a tenth of the span: the thread was off the CPU.
         if start > last_end + span / 10 {
             close_from(&mut open, 0, last_end, &mut slices);
         }
@@ -189,6 +222,14 @@ fn thread_slices(view: &View<'_>, samples: &[&Sample], nominal: u64, origin: u64
             .take_while(|((open_frame, _), &frame)| *open_frame == frame)
             .count();
         close_from(&mut open, shared, last_end, &mut slices);
+        if shared > 0 && start >= last_end + MIN_GAP_NS {
+            slices.push(Slice {
+                frame: None,
+                start: last_end,
+                end: start,
+                depth: shared,
+            });
+        }
         for &frame in &frames[shared..] {
             open.push((frame, start));
         }
@@ -215,7 +256,8 @@ mod tests {
         }
     }
 
-    /// main;a at 1,2 ms; main;b at 3 ms; (gap) main;b at 10 ms; 1 ms each.
+    /// 1 ms samples: main;a at 1 and 2 ms, main;b at 3.05 ms (after a 50 us
+    /// pause) and at 10 ms (after a long wait).
     fn profile() -> Profile {
         let mut b = ProfileBuilder::new();
         b.add_event(EventInfo {
@@ -231,11 +273,11 @@ mod tests {
         });
         let a = b.intern_frames([frame("main"), frame("a")].iter());
         let bb = b.intern_frames([frame("main"), frame("b")].iter());
-        for (stack, ms) in [(a, 1), (a, 2), (bb, 3), (bb, 10)] {
+        for (stack, us) in [(a, 1000), (a, 2000), (bb, 3050), (bb, 10_000)] {
             b.add_sample(Sample {
                 stack,
                 thread: 0,
-                time_ns: ms * 1_000_000,
+                time_ns: us * 1000,
                 event: 0,
                 weight: 1_000_000,
                 idle: false,
@@ -245,34 +287,33 @@ mod tests {
     }
 
     #[test]
-    fn consecutive_samples_extend_shared_frames_and_gaps_close_them() {
+    fn shared_frames_extend_pauses_get_their_own_slice_and_waits_close_all() {
         let p = profile();
         let view = View::one_event(&p, &Selection::default()).unwrap();
         let threads = view.samples_by_thread();
         let mut slices = thread_slices(&view, &threads[0].1, 1_000_000, 0);
         slices.sort_by_key(|s| (s.start, s.depth));
-        let named: Vec<(String, u64, u64, usize)> = slices
+        // (name, start, end in units of 10 us, depth)
+        let got: Vec<(String, u64, u64, usize)> = slices
             .iter()
             .map(|s| {
-                (
-                    view.frame(s.frame).function.clone(),
-                    s.start / 1_000_000,
-                    s.end / 1_000_000,
-                    s.depth,
-                )
+                let name = s.frame.map_or(BETWEEN_SAMPLES.to_string(), |f| {
+                    view.frame(f).function.clone()
+                });
+                (name, s.start / 10_000, s.end / 10_000, s.depth)
             })
             .collect();
-        let want = [
-            ("main", 0, 3, 0),
-            ("a", 0, 2, 1),
-            ("b", 2, 3, 1),
-            ("main", 9, 10, 0),
-            ("b", 9, 10, 1),
-        ];
-        let want: Vec<(String, u64, u64, usize)> = want
-            .iter()
-            .map(|&(n, s, e, d)| (n.to_string(), s, e, d))
-            .collect();
-        assert_eq!(named, want);
+        let want: Vec<(String, u64, u64, usize)> = [
+            ("main", 0, 305, 0),
+            ("a", 0, 200, 1),
+            (BETWEEN_SAMPLES, 200, 205, 1),
+            ("b", 205, 305, 1),
+            ("main", 900, 1000, 0),
+            ("b", 900, 1000, 1),
+        ]
+        .iter()
+        .map(|&(n, s, e, d)| (n.to_string(), s, e, d))
+        .collect();
+        assert_eq!(got, want);
     }
 }

@@ -213,6 +213,87 @@ mod tests {
         }
     }
 
+    /// main -> f -> f -> g (3 samples of 2 ms) and main -> f (1 sample of 2 ms).
+    fn recursive_profile() -> Profile {
+        use crate::profile::{EventInfo, Frame, ProfileBuilder, Sample, ThreadInfo};
+        let py = |name: &str, line| Frame {
+            kind: FrameKind::Python,
+            function: name.into(),
+            file: Some("app.py".into()),
+            line: Some(line),
+            module: None,
+            inlined: false,
+        };
+        let mut b = ProfileBuilder::new();
+        b.add_event(EventInfo {
+            name: "cpu-clock".into(),
+            period: None,
+            frequency: Some(500),
+            unit: "ns".into(),
+        });
+        b.add_thread(ThreadInfo {
+            pid: 1,
+            tid: 1,
+            name: "t".into(),
+        });
+        let deep = b.intern_frames([py("main", 9), py("f", 4), py("f", 3), py("g", 7)].iter());
+        let shallow = b.intern_frames([py("main", 9), py("f", 5)].iter());
+        for (i, stack) in [deep, deep, deep, shallow].into_iter().enumerate() {
+            b.add_sample(Sample {
+                stack,
+                thread: 0,
+                time_ns: i as u64 * 2_000_000,
+                event: 0,
+                weight: 2_000_000,
+                idle: false,
+            });
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn recursion_counts_once_and_callers_are_edges_as_pstats_reads_them() {
+        let mut bytes = Vec::new();
+        write_pstats(&recursive_profile(), &ConvertOptions::default(), &mut bytes).unwrap();
+        let dir = std::env::temp_dir().join(format!("pyperf-pstats-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.prof");
+        std::fs::write(&path, &bytes).unwrap();
+        // Each entry as "func cc nc tt ct callers(func:nc:tt:ct)", sorted.
+        let script = r#"
+import pstats, sys
+s = pstats.Stats(sys.argv[1])
+for (fl, ln, fn), (cc, nc, tt, ct, callers) in sorted(s.stats.items(), key=lambda kv: kv[0][2]):
+    cs = ','.join('%s:%d:%.3f:%.3f' % (k[2], v[0], v[2], v[3]) for k, v in sorted(callers.items()))
+    print(fn, fl, ln, cc, nc, '%.3f' % tt, '%.3f' % ct, cs)
+print('total', '%.3f' % s.total_tt)
+"#;
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&path)
+            .output();
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = match out {
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+            Ok(out) => panic!(
+                "pstats rejected the file: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(_) => {
+                eprintln!("SKIPPED: python3 is not available to load the pstats file");
+                return;
+            }
+        };
+        let want = "\
+f app.py 3 4 4 0.002 0.008 f:3:0.000:0.006,main:4:0.002:0.008
+g app.py 7 3 3 0.006 0.006 f:3:0.006:0.006
+main app.py 9 4 4 0.000 0.008 
+total 0.008
+";
+        assert_eq!(out, want);
+    }
+
     #[test]
     fn encoding_matches_the_interpreters_marshal() {
         let mut m = Marshal::default();

@@ -6,6 +6,7 @@ pub mod fixtures;
 pub mod perf_stacks;
 pub mod profiles;
 pub mod pythons;
+pub mod tools;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
