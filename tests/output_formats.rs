@@ -286,11 +286,14 @@ fn pstats_loads_in_every_python_with_report_shares_and_callers() {
         100.0 * c["tt"].as_f64().unwrap() / total_tt,
         c_row.self_pct,
     );
-    assert_eq!(
-        c["nc"].as_u64().unwrap(),
-        c_row.samples,
-        "ncalls are samples"
+    assert_pct(
+        "pstats cumtime c_spin_inner",
+        100.0 * c["ct"].as_f64().unwrap() / total_tt,
+        c_row.total_pct,
     );
+    // ncalls: samples with the function on the stack.
+    let nc = c["nc"].as_u64().unwrap();
+    assert!(nc >= c_row.samples && nc <= report.samples, "ncalls {nc}");
     let py = pstats_entry(&doc, "py_work", "fixtures/python/mixed/app.py");
     let py_row = report.row("py_work", "app.py");
     assert_pct(
@@ -390,13 +393,30 @@ fn gprof2dot_pyprof2calltree_and_snakeviz_read_pstats() {
 
     // snakeviz: its server computes the call tree and stats table with pstats.
     let page = snakeviz_page(bin, &prof);
-    let key = "spinext.c:";
-    assert!(
-        page.contains(key) && page.contains("(c_spin_inner)"),
-        "snakeviz page lacks c_spin_inner"
+    // Its table: 'spinext.c:LINE(c_spin_inner)': {..., 'stats': [nc, cc, tt, ct], ...}
+    let entry = page
+        .find("spinext.c:")
+        .and_then(|i| page[i..].find("(c_spin_inner)': {").map(|j| i + j))
+        .expect("snakeviz lists c_spin_inner from spinext.c");
+    let stats_at = page[entry..].find("'stats': [").expect("stats") + entry + 10;
+    let stats: Vec<f64> = page[stats_at..]
+        .split(']')
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    let total_s = app.report.total_weight as f64 / 1e9;
+    assert_pct(
+        "snakeviz tottime c_spin_inner",
+        100.0 * stats[2] / total_s,
+        c_row.self_pct,
     );
-    let stats = format!("'stats': [{}, {}, ", c_row.samples, c_row.samples);
-    assert!(page.contains(&stats), "snakeviz page lacks {stats}");
+    assert_pct(
+        "snakeviz cumtime c_spin_inner",
+        100.0 * stats[3] / total_s,
+        c_row.total_pct,
+    );
 }
 
 /// Starts `snakeviz --server` on a free port and fetches the page for `prof`.
@@ -860,13 +880,14 @@ fn check_chrome(doc: &Value, rec: &Recorded) -> Vec<String> {
         }
         close(&mut open, &mut self_us, f64::INFINITY);
     }
-    // Frames' self time is the CPU time of their samples; pauses between
-    // samples that share frames have slices of their own.
+    // Frames' self time is the CPU time of their samples (plus gaps under a
+    // microsecond, which stay inside the shared frames); longer pauses
+    // between samples that share frames have slices of their own.
     let pauses = self_us.remove("[between samples]").unwrap_or(0.0);
     let total: f64 = self_us.values().sum();
     let weight_us = rec.report.total_weight as f64 / 1000.0;
     assert!(
-        (total - weight_us).abs() < 1e-6 * weight_us,
+        (total - weight_us).abs() < 1e-4 * weight_us,
         "trace CPU time {total} us vs sampled {weight_us} us ({pauses} us between samples)"
     );
     for row in rec.report.rows.iter().take(3) {
