@@ -39,7 +39,7 @@ use crate::profile::{read_profile, Meta, Profile};
 use crate::record::session::RecordOutcome;
 use crate::symbols::{Symbolizer, SymbolizerOptions};
 use crate::target::signals::SignalWatcher;
-use crate::target::ExitStatus;
+use crate::target::{attach, ExitStatus};
 
 /// How much of the command's captured output is shown at the end.
 const REPLAY_BYTES: u64 = 64 * 1024;
@@ -61,7 +61,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
         .map_err(|e| {
             exit::with_code(
                 1,
-                format!("pyperf top needs a terminal (/dev/tty: {e}); without one, use `pyperf record` and `pyperf report`"),
+                format!("top needs a terminal (/dev/tty: {e}); without one, use `pyperf record` and `pyperf report`"),
             )
         })?;
     let scratch = ScratchDir::create()?;
@@ -282,9 +282,7 @@ impl<'a> Ui<'a> {
         match &self.ended {
             Some(Err(_)) => true,
             Some(Ok(outcome)) => match (pids, outcome.exit) {
-                (Some(pids), _) => pids
-                    .iter()
-                    .any(|&p| kill(Pid::from_raw(p), None::<Signal>).is_ok()),
+                (Some(pids), _) => pids.iter().any(|&p| attach::is_alive(p)),
                 (None, Some(ExitStatus::Signaled(sig))) => matches!(
                     sig,
                     Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP | Signal::SIGQUIT
@@ -321,10 +319,6 @@ impl<'a> Ui<'a> {
 
     /// Recomputes the table of the shown window (after a refresh or a key).
     fn recompute(&mut self) {
-        self.recompute_since(self.shown_since);
-    }
-
-    fn recompute_since(&mut self, since: Option<u64>) {
         let Some(profile) = &self.profile else {
             return;
         };
@@ -339,7 +333,7 @@ impl<'a> Ui<'a> {
                 },
             },
             lines: self.lines,
-            since_ns: since,
+            since_ns: self.shown_since,
         };
         if let Ok(table) = top_table(profile, &opts) {
             self.table = Some(table);
