@@ -93,6 +93,7 @@ fn options(args: &RecordArgs, events: Vec<EventSpec>) -> anyhow::Result<RecordOp
         kernel_frames: !args.user_only,
         python: !args.no_python,
         native: !args.no_native,
+        perf_map: args.perf_map,
     })
 }
 
@@ -121,7 +122,12 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<i32> {
     let mut options = options(args, events)?;
     let target = target(args)?;
     let signals = SignalWatcher::install()?;
-    let outcome = match session::record(&options, &target, &args.output, &[], &signals) {
+    let env: Vec<(String, String)> = if options.perf_map {
+        vec![("PYTHONPERFSUPPORT".into(), "1".into())]
+    } else {
+        Vec::new()
+    };
+    let outcome = match session::record(&options, &target, &args.output, &env, &signals) {
         Err(session::RecordError::Sampler(SamplerError::Unsupported { event, .. }))
             if !explicit =>
         {
@@ -132,7 +138,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<i32> {
                 .into_iter()
                 .flat_map(|g| g.events)
                 .collect();
-            session::record(&options, &target, &args.output, &[], &signals)
+            session::record(&options, &target, &args.output, &env, &signals)
         }
         other => other,
     };
