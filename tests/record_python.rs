@@ -486,3 +486,151 @@ fn dump_of_a_missing_process_is_a_clear_error() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn perf_map_trampolines_are_crossed_and_their_files_removed() {
+    for python in pythons::for_tests().into_iter().filter(|p| p.minor >= 12) {
+        let v = &python.version;
+        // --perf-map: the command runs with trampolines; interpreter frames
+        // (with lines) replace them, so nothing is shown twice.
+        let (rec, truth) = record_fixture(
+            &python,
+            "app",
+            0.6,
+            &["-g", "--perf-map", "-e", "cpu-clock"],
+        );
+        let samples = profiles::samples(&rec.profile);
+        let in_c: Vec<&SampleView<'_>> = samples
+            .iter()
+            .filter(|s| s.leaf().is_some_and(|f| f.function == "c_spin_inner"))
+            .collect();
+        assert!(in_c.len() > 50, "{v}");
+        let exact = in_c
+            .iter()
+            .filter(|s| {
+                s.frames
+                    .iter()
+                    .filter(|f| f.kind == FrameKind::Python)
+                    .map(|f| f.function.as_str())
+                    .collect::<Vec<_>>()
+                    == ["<module>", "main", "call_native"]
+            })
+            .count();
+        assert!(
+            exact as f64 >= 0.99 * in_c.len() as f64,
+            "{v}: {exact} of {} samples with exactly the three Python frames",
+            in_c.len()
+        );
+        assert!(consistency(&rec.profile) >= 0.99, "{v}");
+        assert!(
+            !Path::new(&format!("/tmp/perf-{}.map", truth.pid)).exists(),
+            "{v}: the perf map pyperf caused is removed"
+        );
+        // A program that turned trampolines on itself, profiled from the map
+        // alone: the unwinder steps through them to <module>.
+        let dir = tempfile::tempdir().unwrap();
+        let truth_path = dir.path().join("truth.json");
+        let fixture = fixtures::python_fixture_command(&python, "app", 0.4, &truth_path);
+        let mut argv = vec![
+            fixture.get_program().to_os_string(),
+            "-X".into(),
+            "perf".into(),
+        ];
+        argv.extend(fixture.get_args().map(|a| a.to_os_string()));
+        let rec = profiles::record(&["-g", "--no-python", "-e", "cpu-clock"], &argv);
+        let samples = profiles::samples(&rec.profile);
+        let in_c: Vec<&SampleView<'_>> = samples
+            .iter()
+            .filter(|s| s.leaf().is_some_and(|f| f.function == "c_spin_inner"))
+            .collect();
+        let through = in_c
+            .iter()
+            .filter(|s| {
+                s.frames
+                    .iter()
+                    .any(|f| f.kind == FrameKind::Python && f.function == "<module>")
+            })
+            .count();
+        assert!(
+            through as f64 >= 0.99 * in_c.len() as f64,
+            "{v}: {through} of {} stacks reach <module> through trampolines",
+            in_c.len()
+        );
+        let pid = fixtures::read_truth(&truth_path).pid;
+        assert!(
+            Path::new(&format!("/tmp/perf-{pid}.map")).exists(),
+            "{v}: a map the program wrote itself is left alone"
+        );
+        let _ = std::fs::remove_file(format!("/tmp/perf-{pid}.map"));
+    }
+}
+
+#[test]
+fn forked_and_spawned_workers_are_followed_and_labelled_by_pid() {
+    for python in pythons::for_tests() {
+        let v = &python.version;
+        let dir = tempfile::tempdir().unwrap();
+        let truth_path = dir.path().join("truth.json");
+        let fixture = fixtures::python_fixture_command(&python, "app_multiproc", 0.5, &truth_path);
+        let mut argv = vec![fixture.get_program().to_os_string()];
+        argv.extend(fixture.get_args().map(|a| a.to_os_string()));
+        let rec = profiles::record(&["-g", "-e", "cpu-clock"], &argv);
+        assert!(
+            rec.output.status.success(),
+            "{v}: {}",
+            stderr_of(&rec.output)
+        );
+        let truth: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
+        let samples = profiles::samples(&rec.profile);
+        for method in ["fork", "spawn"] {
+            let pid = truth["workers"][method].as_u64().unwrap() as u32;
+            let mine: Vec<&SampleView<'_>> = samples.iter().filter(|s| s.pid == pid).collect();
+            assert!(
+                mine.len() > 200,
+                "{v} {method}: {} samples of worker {pid}",
+                mine.len()
+            );
+            let in_c: Vec<&&SampleView<'_>> = mine
+                .iter()
+                .filter(|s| s.leaf().is_some_and(|f| f.function == "c_spin_inner"))
+                .collect();
+            let merged = in_c
+                .iter()
+                .filter(|s| {
+                    s.frames
+                        .iter()
+                        .rev()
+                        .find(|f| f.kind == FrameKind::Python)
+                        .is_some_and(|f| f.function == "call_native")
+                })
+                .count();
+            assert!(
+                in_c.len() as f64 > 0.8 * mine.len() as f64,
+                "{v} {method}: workers spin in C"
+            );
+            assert!(
+                merged as f64 >= 0.99 * in_c.len() as f64,
+                "{v} {method}: {merged} of {} merged",
+                in_c.len()
+            );
+            let process = rec.profile.meta.processes.iter().find(|p| p.pid == pid);
+            assert!(
+                process.is_some_and(|p| p.python_version.as_deref() == Some(v.as_str())),
+                "{v} {method}: worker {pid} listed with its Python: {:?}",
+                rec.profile.meta.processes
+            );
+        }
+        // Per-thread views label each process by its pid.
+        let folded = stdout_of(&run(pyperf()
+            .args(["collapse", "--per-thread"])
+            .arg(&rec.path)));
+        for method in ["fork", "spawn"] {
+            let pid = truth["workers"][method].as_u64().unwrap();
+            assert!(
+                folded.lines().any(|l| l.contains(&format!("-{pid}/"))),
+                "{v} {method}: {pid} labels its stacks"
+            );
+        }
+    }
+}

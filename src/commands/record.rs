@@ -95,6 +95,7 @@ fn options(args: &RecordArgs, events: Vec<EventSpec>) -> anyhow::Result<RecordOp
         kernel_frames: !args.user_only,
         python: !args.no_python,
         native: !args.no_native,
+        perf_map: args.perf_map,
     })
 }
 
@@ -146,7 +147,12 @@ pub(crate) fn record_to(
     let (events, explicit) = parse_events(args)?;
     let mut options = options(args, events)?;
     let target = target(args)?;
-    let outcome = match session::record(&options, &target, output, &[], signals) {
+    let env: Vec<(String, String)> = if options.perf_map {
+        vec![("PYTHONPERFSUPPORT".into(), "1".into())]
+    } else {
+        Vec::new()
+    };
+    let outcome = match session::record(&options, &target, output, &env, signals) {
         Err(session::RecordError::Sampler(SamplerError::Unsupported { event, .. }))
             if !explicit =>
         {
@@ -157,7 +163,7 @@ pub(crate) fn record_to(
                 .into_iter()
                 .flat_map(|g| g.events)
                 .collect();
-            session::record(&options, &target, output, &[], signals)
+            session::record(&options, &target, output, &env, signals)
         }
         other => other,
     };

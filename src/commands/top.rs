@@ -155,6 +155,7 @@ fn record_args(args: &TopArgs, output: &Path) -> RecordArgs {
         mmap_pages: None,
         no_inherit: false,
         user_only: false,
+        perf_map: false,
         format: None,
         command: args.command.clone(),
     }

@@ -4,7 +4,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, ReadCache};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
+
+use crate::kernel::mapped_file::MappedFile;
 
 use super::code::CodeCache;
 use super::debug_offsets::DebugOffsets;
@@ -107,12 +109,13 @@ struct ElfFacts {
 /// static one) and the PT_LOAD segments. Reads only the parts of the file
 /// it needs.
 fn read_elf(path: &Path) -> Result<ElfFacts, PyError> {
-    let file = File::open(path).map_err(|source| PyError::Binary {
+    // Mapped, not read piecewise: walking every symbol of libpython through
+    // seek+read would cost thousands of system calls.
+    let file = MappedFile::open(path).map_err(|source| PyError::Binary {
         path: path.to_path_buf(),
         source,
     })?;
-    let cache = ReadCache::new(file);
-    let elf = object::File::parse(&cache).map_err(|e| PyError::Elf {
+    let elf = object::File::parse(&*file).map_err(|e| PyError::Elf {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
@@ -149,12 +152,11 @@ fn read_rodata(path: &Path) -> Result<Vec<u8>, PyError> {
         path: path.to_path_buf(),
         reason,
     };
-    let file = File::open(path).map_err(|source| PyError::Binary {
+    let file = MappedFile::open(path).map_err(|source| PyError::Binary {
         path: path.to_path_buf(),
         source,
     })?;
-    let cache = ReadCache::new(file);
-    let elf = object::File::parse(&cache).map_err(|e| elf_err(e.to_string()))?;
+    let elf = object::File::parse(&*file).map_err(|e| elf_err(e.to_string()))?;
     let section = elf
         .section_by_name(".rodata")
         .ok_or_else(|| elf_err("no .rodata section".to_string()))?;

@@ -1,5 +1,6 @@
 //! Sampling session: drain rings, track processes (maps, threads, exec), build stacks.
 
+pub mod jit;
 pub mod options;
 pub mod processes;
 pub mod pystate;

@@ -49,4 +49,7 @@ pub struct RecordOptions {
     pub python: bool,
     /// With `Stopped`: unwind native frames (off: Python frames only).
     pub native: bool,
+    /// The command runs with CPython perf trampolines; their map files are
+    /// removed once the recording is written.
+    pub perf_map: bool,
 }

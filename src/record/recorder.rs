@@ -10,7 +10,6 @@ use crate::profile::{
     AddressResolver, Frame, FrameKind, Meta, ModuleId, ModuleInfo, ProcessInfo, ProfileError,
     ProfileWriter, RawFrame, RawFrameId, ThreadIdx, ThreadInfo, KERNEL_MODULE,
 };
-use crate::symbols::perfmap::PerfMap;
 use crate::symbols::{Symbolizer, SymbolizerOptions};
 use crate::unwind::{CopiedStack, ProcessUnwinder};
 
@@ -38,9 +37,10 @@ pub struct Recorder {
     /// Stopped mode: read Python frames / unwind native frames.
     pub(super) python: bool,
     pub(super) native: bool,
+    perf_map: bool,
     pub(super) unwinders: HashMap<u32, ProcessUnwinder>,
     pub(super) symbolizer: Symbolizer,
-    perf_maps: HashMap<u32, PerfMap>,
+    pub(super) jit: HashMap<u32, super::jit::JitSymbols>,
     modules: HashMap<String, ModuleId>,
     module_build_ids: HashMap<ModuleId, Option<Vec<u8>>>,
     /// Every address frame interned so far, to symbolize at the end.
@@ -66,13 +66,14 @@ impl Recorder {
             call_graph: options.call_graph,
             python: options.python,
             native: options.native,
+            perf_map: options.perf_map,
             pending: Default::default(),
             captures: HashMap::new(),
             pythons: Default::default(),
             eval_frames: HashMap::new(),
             unwinders: HashMap::new(),
             symbolizer: Symbolizer::new(SymbolizerOptions::default()),
-            perf_maps: HashMap::new(),
+            jit: HashMap::new(),
             modules: HashMap::new(),
             module_build_ids: HashMap::new(),
             address_frames: Vec::new(),
@@ -221,19 +222,19 @@ impl Recorder {
         }
     }
 
-    /// The frame a JIT named in /tmp/perf-PID.map (CPython 3.12+ `-X perf`
-    /// trampolines become Python frames). The map is re-read on a miss, since
-    /// the program appends to it while it runs.
+    /// The frame a JIT named in /tmp/perf-PID.map or /tmp/jit-PID.dump
+    /// (CPython 3.12+ `-X perf` trampolines become Python frames). They are
+    /// re-read on a miss, since the program appends to them while it runs.
     fn jit_frame(&mut self, pid: u32, addr: u64) -> Option<Frame> {
-        let map = self
-            .perf_maps
+        let jit = self
+            .jit
             .entry(pid)
-            .or_insert_with(|| PerfMap::for_pid(pid));
-        if let Some(frame) = map.frame(addr) {
+            .or_insert_with(|| super::jit::JitSymbols::for_pid(pid));
+        if let Some(frame) = jit.frame(addr) {
             return Some(frame);
         }
-        map.refresh().ok()?;
-        map.frame(addr)
+        jit.refresh();
+        jit.frame(addr)
     }
 
     /// User frames of a sample, leaf first, as lookup addresses; and whether the stack was cut short.
@@ -350,6 +351,15 @@ impl Recorder {
         self.writer.write_symbols(symbols)?;
         for warning in self.symbolizer.take_warnings() {
             eprintln!("pyperf: {warning}");
+        }
+        if self.perf_map {
+            // JIT frames were named while recording; the files pyperf made the
+            // program write are not needed any more.
+            for process in self.processes.processes() {
+                for file in super::jit::JitSymbols::for_pid(process.pid).files() {
+                    let _ = std::fs::remove_file(file);
+                }
+            }
         }
         self.writer.finish(meta)
     }

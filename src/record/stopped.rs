@@ -5,13 +5,14 @@
 
 use std::collections::VecDeque;
 
+use super::jit::{JitCode, JitSymbols};
 use super::recorder::{adjust_return_addresses, Recorder};
 use super::sampler::OwnedSample;
 use crate::profile::{Frame, FrameKind, ProfileError, RawFrameId, KERNEL_MODULE};
 use crate::python::memory::{ProcessMemory, RemoteMemory};
 use crate::python::merge::{merge, Merged};
 use crate::python::PyThread;
-use crate::unwind::LiveStack;
+use crate::unwind::{cpython_trampoline_rule, LiveStack, StackRule, CPYTHON_TRAMPOLINE};
 
 /// What one stop of one thread read.
 #[derive(Debug, Clone)]
@@ -23,6 +24,30 @@ pub struct Capture {
     /// Native frames as lookup addresses, leaf first (empty with `--no-native`).
     pub native: Vec<u64>,
     pub python: Option<PyThread>,
+}
+
+/// Unwind rules for CPython perf trampolines, found through the perf map and
+/// confirmed by their code (read once per trampoline).
+struct TrampolineRules<'a> {
+    jit: &'a JitSymbols,
+    memory: &'a ProcessMemory,
+    code: std::cell::RefCell<std::collections::HashMap<u64, Option<Vec<u8>>>>,
+}
+
+impl TrampolineRules<'_> {
+    fn rule(&self, addr: u64) -> Option<StackRule> {
+        let entry = self
+            .jit
+            .lookup(addr)
+            .filter(JitCode::is_python_trampoline)?;
+        let mut code = self.code.borrow_mut();
+        let bytes = code.entry(entry.start).or_insert_with(|| {
+            let mut buf = vec![0u8; CPYTHON_TRAMPOLINE.len()];
+            (entry.size == buf.len() as u64 && self.memory.read(entry.start, &mut buf).is_ok())
+                .then_some(buf)
+        });
+        cpython_trampoline_rule(bytes.as_deref()?, addr - entry.start)
+    }
 }
 
 /// How long a sample waits for its stop before it is written without one.
@@ -51,15 +76,31 @@ impl Recorder {
         };
         let memory = ProcessMemory::new(pid as i32);
         let native = if self.native {
+            // JIT code (CPython's perf trampolines) is named in the perf map;
+            // read what the program appended to it before walking through it.
+            let jit = self
+                .jit
+                .entry(pid)
+                .or_insert_with(|| JitSymbols::for_pid(pid));
+            if process.maps.values().any(|m| !m.is_file()) {
+                jit.refresh();
+            }
             let unwinder = self.unwinders.entry(pid).or_default();
             let symbolizer = &mut self.symbolizer;
             unwinder.sync(process, &mut |path| {
                 symbolizer.elf(std::path::Path::new(path))
             });
             let read = |addr: u64, buf: &mut [u8]| memory.read(addr, buf).is_ok();
+            let trampolines = TrampolineRules {
+                jit,
+                memory: &memory,
+                code: Default::default(),
+            };
             let mut stack = LiveStack::new(&read);
             unwinder
-                .unwind(regs.ip, regs.sp, regs.bp, &mut stack)
+                .unwind_with(regs.ip, regs.sp, regs.bp, &mut stack, &|addr| {
+                    trampolines.rule(addr)
+                })
                 .frames
         } else {
             Vec::new()
@@ -112,6 +153,13 @@ impl Recorder {
         Ok((raw, eval))
     }
 
+    fn is_python_trampoline(&self, pid: u32, addr: u64) -> bool {
+        self.jit
+            .get(&pid)
+            .and_then(|j| j.lookup(addr))
+            .is_some_and(|e| e.is_python_trampoline())
+    }
+
     fn address_is_eval(&mut self, pid: u32, addr: u64) -> bool {
         let Some(mapping) = self
             .processes
@@ -148,11 +196,17 @@ impl Recorder {
         }
         match capture {
             Some(capture) => {
+                let python = capture.python.as_ref();
                 let mut native = Vec::with_capacity(capture.native.len());
                 for &addr in capture.native.iter().rev() {
-                    native.push(self.native_frame(sample.pid, addr)?);
+                    let (raw, eval) = self.native_frame(sample.pid, addr)?;
+                    // A perf trampoline names the Python function it runs; the
+                    // interpreter's own frames (with lines) take its place.
+                    if python.is_some() && self.is_python_trampoline(sample.pid, addr) {
+                        continue;
+                    }
+                    native.push((raw, eval));
                 }
-                let python = capture.python.as_ref();
                 let python_frames = python.map_or(&[][..], |t| &t.frames[..]);
                 let merged = merge(
                     &native,

@@ -38,8 +38,14 @@ pub struct Kallsyms {
 impl Kallsyms {
     /// Reads and parses a kallsyms file (normally `/proc/kallsyms`).
     pub fn load(path: &Path) -> Result<Kallsyms, SymbolsError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SymbolsError::open(path, e))?;
-        Ok(Kallsyms::parse(&text))
+        use std::io::Read;
+        // /proc files report size 0, so a plain read_to_string asks the kernel
+        // for small pieces (tens of thousands of reads for kallsyms); large
+        // reads let the seq_file fill megabytes per call.
+        let mut file = std::fs::File::open(path).map_err(|e| SymbolsError::open(path, e))?;
+        let mut bytes = Vec::with_capacity(16 << 20);
+        file.read_to_end(&mut bytes).map_err(|e| SymbolsError::open(path, e))?;
+        Ok(Kallsyms::parse(&String::from_utf8_lossy(&bytes)))
     }
 
     /// Parses kallsyms text: `ADDRESS TYPE NAME [MODULE]` per line. Only

@@ -5,5 +5,7 @@ pub mod process;
 pub mod sections;
 pub mod stack;
 
-pub use process::{ProcessUnwinder, Unwound, MAX_FRAMES};
+pub use process::{
+    cpython_trampoline_rule, ProcessUnwinder, StackRule, Unwound, CPYTHON_TRAMPOLINE, MAX_FRAMES,
+};
 pub use stack::{CopiedStack, LiveStack, StackMemory};

@@ -106,26 +106,100 @@ impl ProcessUnwinder {
 
     /// Walks the stack from `ip`/`sp`/`bp`, reading stack words from `stack`.
     pub fn unwind(&mut self, ip: u64, sp: u64, bp: u64, stack: &mut dyn StackMemory) -> Unwound {
+        self.unwind_with(ip, sp, bp, stack, &|_| None)
+    }
+
+    /// Like [`ProcessUnwinder::unwind`], with a rule for code that has no
+    /// unwind information of its own: `special(lookup_address)` gives the
+    /// [`StackRule`] of such a frame (e.g. a CPython perf trampoline).
+    pub fn unwind_with(
+        &mut self,
+        ip: u64,
+        sp: u64,
+        bp: u64,
+        stack: &mut dyn StackMemory,
+        special: &dyn Fn(u64) -> Option<StackRule>,
+    ) -> Unwound {
         let mut read = |addr: u64| stack.read_u64(addr).ok_or(());
-        let mut frames = Vec::new();
+        let mut regs = UnwindRegsX86_64::new(ip, sp, bp);
+        let mut address = FrameAddress::InstructionPointer(ip);
+        let mut frames = vec![ip];
         let mut too_deep = false;
-        {
-            let regs = UnwindRegsX86_64::new(ip, sp, bp);
-            let mut iter = self
-                .unwinder
-                .iter_frames(ip, regs, &mut self.cache, &mut read);
-            while let Ok(Some(address)) = iter.next() {
-                if frames.len() == MAX_FRAMES {
-                    too_deep = true;
-                    break;
-                }
-                frames.push(lookup_address(address));
+        loop {
+            let lookup = lookup_address(address);
+            let next = match special(lookup) {
+                Some(rule) => rule.apply(&mut regs, &mut read),
+                None => self
+                    .unwinder
+                    .unwind_frame(address, &mut regs, &mut self.cache, &mut read)
+                    .ok()
+                    .flatten(),
+            };
+            let Some(return_address) = next.and_then(FrameAddress::from_return_address) else {
+                break;
+            };
+            if frames.len() == MAX_FRAMES {
+                too_deep = true;
+                break;
             }
+            address = return_address;
+            frames.push(lookup_address(address));
         }
         Unwound {
             frames,
             truncated: too_deep || stack.truncated(),
         }
+    }
+}
+
+/// How to step out of a frame that has no unwind information: the return
+/// address is at `sp + return_address_at`, and the caller's `sp` is
+/// `sp + caller_sp`; `bp` is untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackRule {
+    pub return_address_at: u64,
+    pub caller_sp: u64,
+}
+
+impl StackRule {
+    fn apply(
+        self,
+        regs: &mut UnwindRegsX86_64,
+        read: &mut dyn FnMut(u64) -> Result<u64, ()>,
+    ) -> Option<u64> {
+        let sp = regs.sp();
+        let return_address = read(sp.checked_add(self.return_address_at)?).ok()?;
+        regs.set_sp(sp.checked_add(self.caller_sp)?);
+        Some(return_address)
+    }
+}
+
+/// CPython's x86-64 perf trampoline (3.12, 3.13 `-X perf`), which carries no
+/// unwind information and keeps no frame pointer:
+/// `sub $8,%rsp; call *%rcx; add $8,%rsp; ret`.
+pub const CPYTHON_TRAMPOLINE: [u8; 11] = [
+    0x48, 0x83, 0xec, 0x08, 0xff, 0xd1, 0x48, 0x83, 0xc4, 0x08, 0xc3,
+];
+
+/// The rule for a lookup address `offset` bytes into a CPython trampoline
+/// whose code is `code`; `None` when the code is not that trampoline.
+pub fn cpython_trampoline_rule(code: &[u8], offset: u64) -> Option<StackRule> {
+    if code != CPYTHON_TRAMPOLINE {
+        return None;
+    }
+    match offset {
+        // Between `sub` and `add` (the call's return address looks up at 5):
+        // the return address sits above the 8 bytes the trampoline reserved.
+        4..=6 => Some(StackRule {
+            return_address_at: 8,
+            caller_sp: 16,
+        }),
+        // At entry, or at the final `ret`: the return address is on top.
+        0 | 10 => Some(StackRule {
+            return_address_at: 0,
+            caller_sp: 8,
+        }),
+        _ => None,
     }
 }
 
