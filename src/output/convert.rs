@@ -28,16 +28,6 @@ pub enum Format {
 }
 
 impl Format {
-    /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 6] = [
-        Format::Speedscope,
-        Format::Pstats,
-        Format::Callgrind,
-        Format::Firefox,
-        Format::Pprof,
-        Format::Chrome,
-    ];
-
     /// The name `--format` takes.
     pub fn name(self) -> &'static str {
         match self {

@@ -148,9 +148,10 @@ fn build(profile: &Profile, view: &View<'_>, threads: &ThreadSamples<'_>) -> FxP
 }
 
 fn malformed(what: &str) -> OutputError {
-    OutputError::Render(format!(
-        "unexpected Firefox profile layout from fxprof-processed-profile ({what})"
-    ))
+    OutputError::Convert {
+        format: "Firefox Profiler",
+        detail: format!("unexpected layout from fxprof-processed-profile ({what})"),
+    }
 }
 
 /// Rewrites every thread's frame and function tables: placeholder labels

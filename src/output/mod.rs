@@ -59,4 +59,9 @@ pub enum OutputError {
     Output(io::Error),
     #[error("flame graph rendering failed: {0}")]
     Render(String),
+    #[error("cannot build the {format} file: {detail}")]
+    Convert {
+        format: &'static str,
+        detail: String,
+    },
 }
