@@ -125,6 +125,9 @@ impl Recorder {
                     exec,
                     ..
                 } => {
+                    if exec {
+                        self.exec(pid);
+                    }
                     self.processes.set_comm(pid, tid, &comm, exec);
                     if let Some((index, name, _)) = self.threads.get_mut(&tid) {
                         if *name != comm {
