@@ -45,6 +45,22 @@ impl ProcessMemory {
     }
 }
 
+impl ProcessMemory {
+    /// Reads as much of `addr..addr + buf.len()` as is mapped, from the start;
+    /// returns the number of bytes read (0 on any failure).
+    pub fn read_partial(&self, addr: u64, buf: &mut [u8]) -> usize {
+        let (Ok(base), len) = (usize::try_from(addr), buf.len()) else {
+            return 0;
+        };
+        if len == 0 || base.checked_add(len).is_none() {
+            return 0;
+        }
+        let remote = [RemoteIoVec { base, len }];
+        let mut local = [IoSliceMut::new(buf)];
+        process_vm_readv(Pid::from_raw(self.pid), &mut local, &remote).unwrap_or(0)
+    }
+}
+
 impl RemoteMemory for ProcessMemory {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         let len = buf.len();

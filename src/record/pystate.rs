@@ -97,6 +97,16 @@ impl PythonStates {
         Some(interpreter.read_frames(&cache, state))
     }
 
+    /// Forgets `pid`'s interpreter (the process exec'd a new program).
+    pub fn forget(&mut self, pid: u32) {
+        self.states.remove(&pid);
+    }
+
+    /// Whether an interpreter was found in `pid`.
+    pub fn found(&self, pid: u32) -> bool {
+        matches!(self.states.get(&pid), Some(State::Present { .. }))
+    }
+
     /// "3.12.1" for processes running CPython.
     pub fn version(&self, pid: u32) -> Option<String> {
         match self.states.get(&pid)? {

@@ -56,6 +56,10 @@ pub struct Recorder {
     pub(super) pythons: super::pystate::PythonStates,
     /// Whether an address frame is an eval-loop frame, by raw frame id.
     pub(super) eval_frames: HashMap<RawFrameId, bool>,
+    /// Stopped mode: bytes of stack to copy per thread (grows when too short).
+    pub(super) stack_copy: HashMap<u32, usize>,
+    /// Stopped mode: code of JIT trampolines, read once each.
+    pub(super) trampoline_code: std::cell::RefCell<HashMap<u64, Option<Vec<u8>>>>,
 }
 
 impl Recorder {
@@ -71,6 +75,8 @@ impl Recorder {
             captures: HashMap::new(),
             pythons: Default::default(),
             eval_frames: HashMap::new(),
+            stack_copy: HashMap::new(),
+            trampoline_code: Default::default(),
             unwinders: HashMap::new(),
             symbolizer: Symbolizer::new(SymbolizerOptions::default()),
             jit: HashMap::new(),
@@ -119,6 +125,9 @@ impl Recorder {
                     exec,
                     ..
                 } => {
+                    if exec {
+                        self.exec(pid);
+                    }
                     self.processes.set_comm(pid, tid, &comm, exec);
                     if let Some((index, name, _)) = self.threads.get_mut(&tid) {
                         if *name != comm {
@@ -362,6 +371,14 @@ impl Recorder {
             }
         }
         self.writer.finish(meta)
+    }
+
+    /// A process exec'd a new program: what was learnt about the old one
+    /// (interpreter, unwind modules, JIT code) no longer applies.
+    pub fn exec(&mut self, pid: u32) {
+        self.pythons.forget(pid);
+        self.unwinders.remove(&pid);
+        self.jit.remove(&pid);
     }
 
     /// Threads that took samples.

@@ -12,26 +12,34 @@ use crate::profile::{Frame, FrameKind, ProfileError, RawFrameId, KERNEL_MODULE};
 use crate::python::memory::{ProcessMemory, RemoteMemory};
 use crate::python::merge::{merge, Merged};
 use crate::python::PyThread;
-use crate::unwind::{cpython_trampoline_rule, LiveStack, StackRule, CPYTHON_TRAMPOLINE};
+use crate::unwind::{cpython_trampoline_rule, CopiedStack, StackRule, CPYTHON_TRAMPOLINE};
 
-/// What one stop of one thread read.
+/// What one stop of one thread read. The native stack is unwound later
+/// from `stack`, so the thread is stopped only as long as copying takes.
 #[derive(Debug, Clone)]
 pub struct Capture {
     /// CLOCK_MONOTONIC when the thread was stopped (after its sample).
     pub time: u64,
     pub ip: u64,
     pub sp: u64,
-    /// Native frames as lookup addresses, leaf first (empty with `--no-native`).
-    pub native: Vec<u64>,
+    pub bp: u64,
+    /// The thread's stack from `sp` upwards, as copied at the stop.
+    pub stack: Vec<u8>,
+    /// The copy ended at its size limit rather than at the end of the stack.
+    pub stack_full: bool,
     pub python: Option<PyThread>,
 }
+
+/// How much stack to copy at a stop: what the thread used so far, plus room.
+const FIRST_STACK_COPY: usize = 32 << 10;
+const MAX_STACK_COPY: usize = 1 << 20;
 
 /// Unwind rules for CPython perf trampolines, found through the perf map and
 /// confirmed by their code (read once per trampoline).
 struct TrampolineRules<'a> {
     jit: &'a JitSymbols,
     memory: &'a ProcessMemory,
-    code: std::cell::RefCell<std::collections::HashMap<u64, Option<Vec<u8>>>>,
+    code: &'a std::cell::RefCell<std::collections::HashMap<u64, Option<Vec<u8>>>>,
 }
 
 impl TrampolineRules<'_> {
@@ -69,54 +77,81 @@ pub struct StopRegs {
 }
 
 impl Recorder {
-    /// Reads the stacks of stopped thread `tid` of `pid` at `time`.
+    /// Whether the stop of a thread of `pid` needs the latest mappings (to
+    /// find a Python interpreter that may just have been loaded).
+    pub fn needs_fresh_maps(&self, pid: u32) -> bool {
+        self.python && !self.pythons.found(pid)
+    }
+
+    /// Copies what a stopped thread `tid` of `pid` shows at `time`: its stack
+    /// and its Python frames. Unwinding waits until the thread runs again.
     pub fn capture(&mut self, pid: u32, tid: u32, regs: StopRegs, time: u64) {
-        let Some(process) = self.processes.process(pid) else {
-            return;
-        };
         let memory = ProcessMemory::new(pid as i32);
-        let native = if self.native {
-            // JIT code (CPython's perf trampolines) is named in the perf map;
-            // read what the program appended to it before walking through it.
-            let jit = self
-                .jit
-                .entry(pid)
-                .or_insert_with(|| JitSymbols::for_pid(pid));
-            if process.maps.values().any(|m| !m.is_file()) {
-                jit.refresh();
-            }
-            let unwinder = self.unwinders.entry(pid).or_default();
-            let symbolizer = &mut self.symbolizer;
-            unwinder.sync(process, &mut |path| {
-                symbolizer.elf(std::path::Path::new(path))
-            });
-            let read = |addr: u64, buf: &mut [u8]| memory.read(addr, buf).is_ok();
-            let trampolines = TrampolineRules {
-                jit,
-                memory: &memory,
-                code: Default::default(),
-            };
-            let mut stack = LiveStack::new(&read);
-            unwinder
-                .unwind_with(regs.ip, regs.sp, regs.bp, &mut stack, &|addr| {
-                    trampolines.rule(addr)
-                })
-                .frames
+        let (stack, stack_full) = if self.native {
+            let want = self
+                .stack_copy
+                .get(&tid)
+                .copied()
+                .unwrap_or(FIRST_STACK_COPY);
+            let mut stack = vec![0u8; want];
+            let got = memory.read_partial(regs.sp, &mut stack);
+            stack.truncate(got);
+            (stack, got == want)
         } else {
-            Vec::new()
+            (Vec::new(), false)
         };
-        let python = if self.python {
-            self.pythons.thread(process, tid, regs.fs_base)
-        } else {
-            None
+        let python = match (self.python, self.processes.process(pid)) {
+            (true, Some(process)) => self.pythons.thread(process, tid, regs.fs_base),
+            _ => None,
         };
         self.captures.entry(tid).or_default().push_back(Capture {
             time,
             ip: regs.ip,
             sp: regs.sp,
-            native,
+            bp: regs.bp,
+            stack,
+            stack_full,
             python,
         });
+    }
+
+    /// Unwinds a capture's stack copy; grows the thread's next copy when this
+    /// one was too short.
+    fn unwind_capture(&mut self, pid: u32, tid: u32, capture: &Capture) -> (Vec<u64>, bool) {
+        let Some(process) = self.processes.process(pid) else {
+            return (vec![capture.ip], false);
+        };
+        let memory = ProcessMemory::new(pid as i32);
+        // JIT code (CPython's perf trampolines) is named in the perf map;
+        // read what the program appended to it before walking through it.
+        let jit = self
+            .jit
+            .entry(pid)
+            .or_insert_with(|| JitSymbols::for_pid(pid));
+        if process.maps.values().any(|m| !m.is_file()) {
+            jit.refresh();
+        }
+        let unwinder = self.unwinders.entry(pid).or_default();
+        let symbolizer = &mut self.symbolizer;
+        unwinder.sync(process, &mut |path| {
+            symbolizer.elf(std::path::Path::new(path))
+        });
+        let trampolines = TrampolineRules {
+            jit,
+            memory: &memory,
+            code: &self.trampoline_code,
+        };
+        let mut stack = CopiedStack::new(capture.sp, &capture.stack, capture.stack_full);
+        let unwound =
+            unwinder.unwind_with(capture.ip, capture.sp, capture.bp, &mut stack, &|addr| {
+                trampolines.rule(addr)
+            });
+        if unwound.truncated {
+            let next = (capture.stack.len() * 2).clamp(FIRST_STACK_COPY, MAX_STACK_COPY);
+            self.stack_copy.insert(tid, next);
+            self.counts.truncated += 1;
+        }
+        (unwound.frames, unwound.truncated)
     }
 
     /// Writes every pending sample whose stop has been read; with `force` (or
@@ -197,8 +232,13 @@ impl Recorder {
         match capture {
             Some(capture) => {
                 let python = capture.python.as_ref();
-                let mut native = Vec::with_capacity(capture.native.len());
-                for &addr in capture.native.iter().rev() {
+                let (addresses, truncated) = if self.native {
+                    self.unwind_capture(sample.pid, sample.tid, capture)
+                } else {
+                    (Vec::new(), false)
+                };
+                let mut native = Vec::with_capacity(addresses.len());
+                for &addr in addresses.iter().rev() {
                     let (raw, eval) = self.native_frame(sample.pid, addr)?;
                     // A perf trampoline names the Python function it runs; the
                     // interpreter's own frames (with lines) take its place.
@@ -228,6 +268,9 @@ impl Recorder {
                     });
                 }
                 leaf_first.extend(root_first.into_iter().rev());
+                if truncated {
+                    leaf_first.push(self.symbolic_frame(Frame::marker("[truncated]"))?);
+                }
                 if !python_frames.is_empty() {
                     self.counts.merged += 1;
                     let same_instant = sample

@@ -266,6 +266,7 @@ impl Session<'_> {
                 // them the records of the new program's first mappings: read
                 // those from /proc, and sample the new program.
                 self.recorder.apply(self.sampler.drain())?;
+                self.recorder.exec(pid.as_raw() as u32);
                 self.recorder.processes.exec_from_proc(pid.as_raw() as u32);
                 let reopened = self.sampler.add_tasks(&[pid.as_raw()], Start::Now);
                 self.tracer.resume(pid);

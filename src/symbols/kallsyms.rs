@@ -44,7 +44,8 @@ impl Kallsyms {
         // reads let the seq_file fill megabytes per call.
         let mut file = std::fs::File::open(path).map_err(|e| SymbolsError::open(path, e))?;
         let mut bytes = Vec::with_capacity(16 << 20);
-        file.read_to_end(&mut bytes).map_err(|e| SymbolsError::open(path, e))?;
+        file.read_to_end(&mut bytes)
+            .map_err(|e| SymbolsError::open(path, e))?;
         Ok(Kallsyms::parse(&String::from_utf8_lossy(&bytes)))
     }
 
