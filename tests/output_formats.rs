@@ -213,8 +213,16 @@ fn check_speedscope(doc: &Value, rec: &Recorded) {
         total += sum;
     }
     assert_eq!(total, rec.report.total_weight, "speedscope total vs report");
-    for row in rec.report.rows.iter().take(3) {
-        let got = 100.0 * leaf_weight[&row.function] as f64 / total as f64;
+    // The fixture's parts (the rest are start-up crumbs of a sample or two).
+    for row in rec.report.rows.iter().take(2) {
+        let leaf = leaf_weight.get(&row.function).copied().unwrap_or_else(|| {
+            panic!(
+                "no leaf {} in speedscope: {:?}",
+                row.function,
+                leaf_weight.keys()
+            )
+        });
+        let got = 100.0 * leaf as f64 / total as f64;
         assert_pct(
             &format!("speedscope self share of {}", row.function),
             got,
@@ -919,11 +927,17 @@ fn record_format_records_then_converts_and_removes_the_profile() {
         .arg("0.4"));
     assert!(out.status.success(), "{}", stderr_of(&out));
     let doc = json(&out_path);
-    assert_eq!(
-        doc["profiles"].as_array().unwrap().len(),
-        2,
-        "one profile per worker thread"
-    );
+    // One profile per sampled thread: both workers (the main thread, which
+    // mostly waits, may have a sample or two).
+    let names: Vec<&str> = doc["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for worker in ["worker_one", "worker_two"] {
+        assert!(names.iter().any(|n| n.starts_with(worker)), "{names:?}");
+    }
     let weights: u64 = doc["profiles"]
         .as_array()
         .unwrap()
