@@ -436,3 +436,47 @@ fn views_render_the_recording() {
     let script = common::stdout_of(&run(pyperf().arg("script").arg(&rec.path)));
     assert!(script.contains("cpu-clock") && script.contains("main"));
 }
+
+#[test]
+fn idle_samples_are_marked_and_hidden_unless_asked_for() {
+    // One sample per context switch of a program that sleeps 100 times: most
+    // samples catch it going to sleep inside nanosleep.
+    let py = common::pythons::default_python();
+    let rec = profiles::record(
+        &["-g", "-e", "context-switches", "-c", "1"],
+        &[
+            py.as_os_str(),
+            common::fixture("stat/sleeper.py").as_os_str(),
+            "100".as_ref(),
+            "1".as_ref(),
+        ],
+    );
+    assert!(
+        stderr_of(&rec.output).contains("--call-graph dwarf"),
+        "context switches are not sampled with stops: {}",
+        stderr_of(&rec.output)
+    );
+    let header = |args: &[&str]| -> u64 {
+        let out = run(pyperf().arg("report").args(args).arg(&rec.path));
+        let text = common::stdout_of(&out);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("# Event"))
+            .unwrap_or_default()
+            .to_string();
+        line.split(", ")
+            .nth(1)
+            .and_then(|n| n.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no sample count in {text}"))
+    };
+    let shown = header(&[]);
+    let all = header(&["--idle"]);
+    assert_eq!(all as usize, rec.profile.samples.len());
+    assert!(all >= 100, "{all} context switches for 100 sleeps");
+    assert!(
+        all - shown >= 90,
+        "{} of {all} samples hidden as idle",
+        all - shown
+    );
+}

@@ -273,3 +273,66 @@ fn attach_counts_a_running_process_until_it_exits() {
         "attached for most of a ~1 s spin, counted {ms} ms"
     );
 }
+
+#[test]
+fn list_marks_what_opens_here_and_filters() {
+    let out = run(pyperf().arg("list"));
+    assert!(out.status.success());
+    let text = common::stdout_of(&out);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name} listed:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        !line("cpu-clock").contains("not supported"),
+        "software events open everywhere"
+    );
+    let perf_says_unsupported = stderr_of(&run(
+        std::process::Command::new("perf").args(["stat", "-x,", "-e", "cycles", "true"])
+    ))
+    .contains("<not supported>");
+    if perf_says_unsupported {
+        assert!(
+            line("cpu-cycles OR cycles").contains("not supported"),
+            "{}",
+            line("cpu-cycles")
+        );
+    }
+    let filtered = common::stdout_of(&run(pyperf().args(["list", "dcache"])));
+    assert!(
+        filtered.contains("L1-dcache-load-misses") && !filtered.contains("page-faults"),
+        "{filtered}"
+    );
+}
+
+#[test]
+fn tid_counts_only_that_thread() {
+    // A process with a busy thread and a waiting main thread, watched at the
+    // same time with -t (main thread) and -p (whole process).
+    let script = "import threading,time\nt=threading.Thread(target=lambda: sum(i*i for i in range(30_000_000)))\nt.start(); t.join()\n";
+    let mut child = std::process::Command::new(py())
+        .args(["-c", script])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id().to_string();
+    let pid_for_thread = pid.clone();
+    let whole = std::thread::spawn(move || {
+        run(pyperf().args(["stat", "-x,", "-e", "task-clock", "-p", &pid_for_thread]))
+    });
+    let main = run(pyperf().args(["stat", "-x,", "-e", "task-clock", "-t", &pid]));
+    let whole = whole.join().unwrap();
+    child.wait().unwrap();
+    let main_ms = parse_csv(&stderr_of(&main))["task-clock"].value.unwrap();
+    let whole_ms = parse_csv(&stderr_of(&whole))["task-clock"].value.unwrap();
+    assert!(
+        whole_ms > 300.0,
+        "the process used {whole_ms} ms while watched"
+    );
+    assert!(
+        main_ms < 0.1 * whole_ms,
+        "the waiting main thread used {main_ms} ms of {whole_ms} ms"
+    );
+}

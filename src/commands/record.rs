@@ -110,6 +110,18 @@ fn target(args: &RecordArgs) -> anyhow::Result<RecordTarget> {
     }
 }
 
+/// Events that a ptrace stop of the sampled thread itself makes happen.
+fn stop_triggers(event: &EventSpec) -> bool {
+    use perf_event_open_sys::bindings as b;
+    event.type_ == b::PERF_TYPE_SOFTWARE
+        && [
+            b::PERF_COUNT_SW_CONTEXT_SWITCHES,
+            b::PERF_COUNT_SW_CPU_MIGRATIONS,
+        ]
+        .iter()
+        .any(|&id| event.config == u64::from(id))
+}
+
 /// The advice for an event that cannot be sampled here.
 fn unsupported_advice(event: &str) -> String {
     format!(
@@ -146,6 +158,20 @@ pub(crate) fn record_to(
 ) -> anyhow::Result<RecordOutcome> {
     let (events, explicit) = parse_events(args)?;
     let mut options = options(args, events)?;
+    if options.call_graph == CallGraph::Stopped {
+        if let Some(event) = options.events.iter().find(|e| stop_triggers(e)) {
+            // Stopping a thread is itself a context switch: sampling those
+            // with stops would feed on itself.
+            eprintln!(
+                "pyperf: '{}' counts what stopping a thread causes; recording it with --call-graph dwarf (no Python frames) instead",
+                event.name
+            );
+            options.call_graph = CallGraph::Dwarf {
+                stack_bytes: DEFAULT_STACK_BYTES,
+            };
+            options.mmap_pages = options.mmap_pages.max(512);
+        }
+    }
     let target = target(args)?;
     let env: Vec<(String, String)> = if options.perf_map {
         vec![("PYTHONPERFSUPPORT".into(), "1".into())]

@@ -42,7 +42,9 @@ pub fn load(path: &Path) -> anyhow::Result<Profile> {
     if !outcome.complete {
         eprintln!("pyperf: {} is incomplete (the recording was interrupted); showing the samples it holds", path.display());
     }
-    Ok(outcome.profile)
+    let mut profile = outcome.profile;
+    profile::idle::mark_idle_samples(&mut profile);
+    Ok(profile)
 }
 
 /// Hides CPython's own native frames: the Python frames merged in their

@@ -7,6 +7,7 @@
 
 pub mod builder;
 pub mod format;
+pub mod idle;
 pub mod model;
 pub mod raw;
 
