@@ -178,22 +178,18 @@ pub(crate) fn record_to(
     } else {
         Vec::new()
     };
-    let outcome = match session::record(&options, &target, output, &env, signals) {
-        Err(session::RecordError::Sampler(SamplerError::Unsupported { event, .. }))
-            if !explicit =>
-        {
-            // Like perf: the default hardware event falls back to cpu-clock, visibly.
-            eprintln!("pyperf: '{event}' cannot be sampled on this machine (no hardware PMU); sampling cpu-clock instead");
-            options.events = event::parse_event_list("cpu-clock")
-                .map_err(|e| exit::usage(e.to_string()))?
-                .into_iter()
-                .flat_map(|g| g.events)
-                .collect();
-            session::record(&options, &target, output, &env, signals)
-        }
-        other => other,
-    };
-    outcome.map_err(|e| match &e {
+    if !explicit && !options.events.iter().all(crate::kernel::probe::can_sample) {
+        // Like perf: the default hardware event falls back to cpu-clock, visibly,
+        // and before anything is started.
+        let names: Vec<&str> = options.events.iter().map(|e| e.name.as_str()).collect();
+        eprintln!("pyperf: '{}' cannot be sampled on this machine (no hardware PMU); sampling cpu-clock instead", names.join(","));
+        options.events = event::parse_event_list("cpu-clock")
+            .map_err(|e| exit::usage(e.to_string()))?
+            .into_iter()
+            .flat_map(|g| g.events)
+            .collect();
+    }
+    session::record(&options, &target, output, &env, signals).map_err(|e| match &e {
         session::RecordError::Sampler(SamplerError::Unsupported { event, .. }) => {
             exit::with_code(1, unsupported_advice(event))
         }

@@ -242,3 +242,13 @@ impl Tracer {
         }
     }
 }
+
+impl Drop for Tracer {
+    /// Whatever ends the tracing (an error included), no task stays traced by
+    /// a pyperf that no longer listens.
+    fn drop(&mut self) {
+        if !self.tracees.is_empty() {
+            self.detach_all();
+        }
+    }
+}
