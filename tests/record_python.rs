@@ -356,8 +356,9 @@ fn attach_to_a_running_python() {
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(700));
         let path = dir.path().join("p.pyperf");
+        // No -e: the default event must be settled before anything is traced.
         let out = run(pyperf()
-            .args(["record", "-g", "-e", "cpu-clock", "-o"])
+            .args(["record", "-g", "-o"])
             .arg(&path)
             .arg("-p")
             .arg(app.id().to_string()));
