@@ -316,15 +316,30 @@ fn sleeper_announces_its_stack_once_blocked() {
             assert_eq!(native, want);
             // Oracle: the kernel says where the thread sleeps (time.sleep uses
             // select before 3.11, clock_nanosleep after).
-            let wchan =
-                std::fs::read_to_string(format!("/proc/{}/wchan", truth.pid)).unwrap_or_default();
+            // The truth file appears a moment before the sleep call itself, so
+            // give the thread up to two seconds to get there.
             let sleeping = ["nanosleep", "poll_schedule_timeout", "select"];
-            let kernel_ok = if mode == "native" {
-                wchan.contains("nanosleep")
-            } else {
-                sleeping.iter().any(|w| wchan.contains(w))
+            let expected = |wchan: &str| {
+                if mode == "native" {
+                    wchan.contains("nanosleep")
+                } else {
+                    sleeping.iter().any(|w| wchan.contains(w))
+                }
             };
-            assert!(kernel_ok, "{mode} on {}: wchan {wchan:?}", py.version);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            let wchan = loop {
+                let wchan = std::fs::read_to_string(format!("/proc/{}/wchan", truth.pid))
+                    .unwrap_or_default();
+                if expected(&wchan) || std::time::Instant::now() > deadline {
+                    break wchan;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            assert!(
+                expected(&wchan),
+                "{mode} on {}: wchan {wchan:?}",
+                py.version
+            );
         }
     }
 }

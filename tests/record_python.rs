@@ -528,41 +528,57 @@ fn perf_map_trampolines_are_crossed_and_their_files_removed() {
             "{v}: the perf map pyperf caused is removed"
         );
         // A program that turned trampolines on itself, profiled from the map
-        // alone: the unwinder steps through them to <module>.
-        let dir = tempfile::tempdir().unwrap();
-        let truth_path = dir.path().join("truth.json");
-        let fixture = fixtures::python_fixture_command(&python, "app", 0.4, &truth_path);
-        let mut argv = vec![
-            fixture.get_program().to_os_string(),
-            "-X".into(),
-            "perf".into(),
-        ];
-        argv.extend(fixture.get_args().map(|a| a.to_os_string()));
-        let rec = profiles::record(&["-g", "--no-python", "-e", "cpu-clock"], &argv);
-        let samples = profiles::samples(&rec.profile);
-        let in_c: Vec<&SampleView<'_>> = samples
-            .iter()
-            .filter(|s| s.leaf().is_some_and(|f| f.function == "c_spin_inner"))
-            .collect();
-        let through = in_c
-            .iter()
-            .filter(|s| {
-                s.frames
-                    .iter()
-                    .any(|f| f.kind == FrameKind::Python && f.function == "<module>")
-            })
-            .count();
-        assert!(
-            through as f64 >= 0.99 * in_c.len() as f64,
-            "{v}: {through} of {} stacks reach <module> through trampolines",
-            in_c.len()
-        );
-        let pid = fixtures::read_truth(&truth_path).pid;
-        assert!(
-            Path::new(&format!("/tmp/perf-{pid}.map")).exists(),
-            "{v}: a map the program wrote itself is left alone"
-        );
-        let _ = std::fs::remove_file(format!("/tmp/perf-{pid}.map"));
+        // (or, with 3.13's -X perf_jit, the jitdump) alone: the unwinder steps
+        // through them to <module>.
+        let flags: &[&str] = if python.minor >= 13 {
+            &["perf", "perf_jit"]
+        } else {
+            &["perf"]
+        };
+        for flag in flags {
+            let dir = tempfile::tempdir().unwrap();
+            let truth_path = dir.path().join("truth.json");
+            let fixture = fixtures::python_fixture_command(&python, "app", 0.4, &truth_path);
+            let mut argv = vec![
+                fixture.get_program().to_os_string(),
+                "-X".into(),
+                flag.into(),
+            ];
+            argv.extend(fixture.get_args().map(|a| a.to_os_string()));
+            let rec = profiles::record(&["-g", "--no-python", "-e", "cpu-clock"], &argv);
+            let samples = profiles::samples(&rec.profile);
+            let in_c: Vec<&SampleView<'_>> = samples
+                .iter()
+                .filter(|s| s.leaf().is_some_and(|f| f.function == "c_spin_inner"))
+                .collect();
+            let through = in_c
+                .iter()
+                .filter(|s| {
+                    s.frames
+                        .iter()
+                        .filter(|f| f.kind == FrameKind::Python)
+                        .map(|f| f.function.as_str())
+                        .collect::<Vec<_>>()
+                        == ["<module>", "main", "call_native"]
+                })
+                .count();
+            assert!(
+                in_c.len() > 50 && through as f64 >= 0.99 * in_c.len() as f64,
+                "{v} -X {flag}: {through} of {} stacks named through the trampolines",
+                in_c.len()
+            );
+            let pid = fixtures::read_truth(&truth_path).pid;
+            let file = if *flag == "perf" {
+                format!("/tmp/perf-{pid}.map")
+            } else {
+                format!("/tmp/jit-{pid}.dump")
+            };
+            assert!(
+                Path::new(&file).exists(),
+                "{v}: {file}, written by the program itself, is left alone"
+            );
+            let _ = std::fs::remove_file(&file);
+        }
     }
 }
 

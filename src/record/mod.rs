@@ -1,6 +1,5 @@
 //! Sampling session: drain rings, track processes (maps, threads, exec), build stacks.
 
-pub mod jit;
 pub mod options;
 pub mod processes;
 pub mod pystate;

@@ -10,6 +10,7 @@ use crate::profile::{
     AddressResolver, Frame, FrameKind, Meta, ModuleId, ModuleInfo, ProcessInfo, ProfileError,
     ProfileWriter, RawFrame, RawFrameId, ThreadIdx, ThreadInfo, KERNEL_MODULE,
 };
+use crate::symbols::jit::{jit_module, JitSymbols};
 use crate::symbols::{Symbolizer, SymbolizerOptions};
 use crate::unwind::{CopiedStack, ProcessUnwinder};
 
@@ -40,7 +41,6 @@ pub struct Recorder {
     perf_map: bool,
     pub(super) unwinders: HashMap<u32, ProcessUnwinder>,
     pub(super) symbolizer: Symbolizer,
-    pub(super) jit: HashMap<u32, super::jit::JitSymbols>,
     modules: HashMap<String, ModuleId>,
     module_build_ids: HashMap<ModuleId, Option<Vec<u8>>>,
     /// Every address frame interned so far, to symbolize at the end.
@@ -58,8 +58,8 @@ pub struct Recorder {
     pub(super) eval_frames: HashMap<RawFrameId, bool>,
     /// Stopped mode: bytes of stack to copy per thread (grows when too short).
     pub(super) stack_copy: HashMap<u32, usize>,
-    /// Stopped mode: code of JIT trampolines, read once each.
-    pub(super) trampoline_code: std::cell::RefCell<HashMap<u64, Option<Vec<u8>>>>,
+    /// Stopped mode: where CPython perf trampolines start, by (pid, address).
+    pub(super) trampoline_code: std::cell::RefCell<HashMap<(u32, u64), bool>>,
 }
 
 impl Recorder {
@@ -79,7 +79,6 @@ impl Recorder {
             trampoline_code: Default::default(),
             unwinders: HashMap::new(),
             symbolizer: Symbolizer::new(SymbolizerOptions::default()),
-            jit: HashMap::new(),
             modules: HashMap::new(),
             module_build_ids: HashMap::new(),
             address_frames: Vec::new(),
@@ -220,30 +219,20 @@ impl Recorder {
                     None => self.symbolic_frame(unknown_frame(Some(&mapping.path))),
                 }
             }
-            Some((mapping, false)) => match self.jit_frame(pid, addr) {
-                Some(frame) => self.symbolic_frame(frame),
-                None => self.symbolic_frame(unknown_frame(Some(&mapping.path))),
-            },
-            None => match self.jit_frame(pid, addr) {
-                Some(frame) => self.symbolic_frame(frame),
-                None => self.symbolic_frame(unknown_frame(None)),
-            },
+            // The kernel's own pages ([vdso], [vsyscall]) have no file to name them from.
+            Some((mapping, false))
+                if mapping.path.starts_with('[') && !mapping.path.starts_with("[anon") =>
+            {
+                self.symbolic_frame(unknown_frame(Some(&mapping.path)))
+            }
+            // Code outside any file (JIT code, CPython's perf trampolines):
+            // named at the end from the perf map and jitdump, which the
+            // program may still be writing (or buffering) now.
+            Some(_) | None => {
+                let module = self.module_id(&jit_module(pid), None)?;
+                self.address_frame(module, addr)
+            }
         }
-    }
-
-    /// The frame a JIT named in /tmp/perf-PID.map or /tmp/jit-PID.dump
-    /// (CPython 3.12+ `-X perf` trampolines become Python frames). They are
-    /// re-read on a miss, since the program appends to them while it runs.
-    fn jit_frame(&mut self, pid: u32, addr: u64) -> Option<Frame> {
-        let jit = self
-            .jit
-            .entry(pid)
-            .or_insert_with(|| super::jit::JitSymbols::for_pid(pid));
-        if let Some(frame) = jit.frame(addr) {
-            return Some(frame);
-        }
-        jit.refresh();
-        jit.frame(addr)
     }
 
     /// User frames of a sample, leaf first, as lookup addresses; and whether the stack was cut short.
@@ -365,7 +354,7 @@ impl Recorder {
             // JIT frames were named while recording; the files pyperf made the
             // program write are not needed any more.
             for process in self.processes.processes() {
-                for file in super::jit::JitSymbols::for_pid(process.pid).files() {
+                for file in JitSymbols::for_pid(process.pid).files() {
                     let _ = std::fs::remove_file(file);
                 }
             }
@@ -378,7 +367,9 @@ impl Recorder {
     pub fn exec(&mut self, pid: u32) {
         self.pythons.forget(pid);
         self.unwinders.remove(&pid);
-        self.jit.remove(&pid);
+        self.trampoline_code
+            .borrow_mut()
+            .retain(|(p, _), _| *p != pid);
     }
 
     /// Threads that took samples.

@@ -5,7 +5,6 @@
 
 use std::collections::VecDeque;
 
-use super::jit::{JitCode, JitSymbols};
 use super::recorder::{adjust_return_addresses, Recorder};
 use super::sampler::OwnedSample;
 use crate::profile::{Frame, FrameKind, ProfileError, RawFrameId, KERNEL_MODULE};
@@ -34,27 +33,41 @@ pub struct Capture {
 const FIRST_STACK_COPY: usize = 32 << 10;
 const MAX_STACK_COPY: usize = 1 << 20;
 
-/// Unwind rules for CPython perf trampolines, found through the perf map and
-/// confirmed by their code (read once per trampoline).
-struct TrampolineRules<'a> {
-    jit: &'a JitSymbols,
+/// CPython's perf trampolines, recognised by their code: they live in
+/// anonymous memory, and the perf map or jitdump that names them may not be
+/// written (or flushed) yet when a stack runs through them.
+pub(super) struct Trampolines<'a> {
     memory: &'a ProcessMemory,
-    code: &'a std::cell::RefCell<std::collections::HashMap<u64, Option<Vec<u8>>>>,
+    /// Per candidate start address: does the trampoline's code sit there?
+    known: &'a std::cell::RefCell<std::collections::HashMap<(u32, u64), bool>>,
+    pid: u32,
 }
 
-impl TrampolineRules<'_> {
+impl Trampolines<'_> {
+    fn is_trampoline_at(&self, start: u64) -> bool {
+        *self
+            .known
+            .borrow_mut()
+            .entry((self.pid, start))
+            .or_insert_with(|| {
+                let mut code = [0u8; CPYTHON_TRAMPOLINE.len()];
+                self.memory.read(start, &mut code).is_ok() && code == CPYTHON_TRAMPOLINE
+            })
+    }
+
+    /// The trampoline start holding lookup address `addr`, if any: a return
+    /// address into one looks up at start + 5; a sampled ip sits on one of
+    /// its four instructions.
+    fn start_of(&self, addr: u64) -> Option<u64> {
+        [5u64, 0, 4, 6, 10]
+            .into_iter()
+            .filter_map(|offset| addr.checked_sub(offset))
+            .find(|&start| self.is_trampoline_at(start))
+    }
+
     fn rule(&self, addr: u64) -> Option<StackRule> {
-        let entry = self
-            .jit
-            .lookup(addr)
-            .filter(JitCode::is_python_trampoline)?;
-        let mut code = self.code.borrow_mut();
-        let bytes = code.entry(entry.start).or_insert_with(|| {
-            let mut buf = vec![0u8; CPYTHON_TRAMPOLINE.len()];
-            (entry.size == buf.len() as u64 && self.memory.read(entry.start, &mut buf).is_ok())
-                .then_some(buf)
-        });
-        cpython_trampoline_rule(bytes.as_deref()?, addr - entry.start)
+        let start = self.start_of(addr)?;
+        cpython_trampoline_rule(&CPYTHON_TRAMPOLINE, addr - start)
     }
 }
 
@@ -122,29 +135,25 @@ impl Recorder {
             return (vec![capture.ip], false);
         };
         let memory = ProcessMemory::new(pid as i32);
-        // JIT code (CPython's perf trampolines) is named in the perf map;
-        // read what the program appended to it before walking through it.
-        let jit = self
-            .jit
-            .entry(pid)
-            .or_insert_with(|| JitSymbols::for_pid(pid));
-        if process.maps.values().any(|m| !m.is_file()) {
-            jit.refresh();
-        }
+        let in_anonymous_code = |addr: u64| process.mapping_at(addr).is_none_or(|m| !m.is_file());
         let unwinder = self.unwinders.entry(pid).or_default();
         let symbolizer = &mut self.symbolizer;
         unwinder.sync(process, &mut |path| {
             symbolizer.elf(std::path::Path::new(path))
         });
-        let trampolines = TrampolineRules {
-            jit,
+        let trampolines = Trampolines {
             memory: &memory,
-            code: &self.trampoline_code,
+            known: &self.trampoline_code,
+            pid,
         };
         let mut stack = CopiedStack::new(capture.sp, &capture.stack, capture.stack_full);
         let unwound =
             unwinder.unwind_with(capture.ip, capture.sp, capture.bp, &mut stack, &|addr| {
-                trampolines.rule(addr)
+                if in_anonymous_code(addr) {
+                    trampolines.rule(addr)
+                } else {
+                    None
+                }
             });
         if unwound.truncated {
             let next = (capture.stack.len() * 2).clamp(FIRST_STACK_COPY, MAX_STACK_COPY);
@@ -189,10 +198,19 @@ impl Recorder {
     }
 
     fn is_python_trampoline(&self, pid: u32, addr: u64) -> bool {
-        self.jit
-            .get(&pid)
-            .and_then(|j| j.lookup(addr))
-            .is_some_and(|e| e.is_python_trampoline())
+        let anonymous = self
+            .processes
+            .process(pid)
+            .is_none_or(|p| p.mapping_at(addr).is_none_or(|m| !m.is_file()));
+        let memory = ProcessMemory::new(pid as i32);
+        anonymous
+            && Trampolines {
+                memory: &memory,
+                known: &self.trampoline_code,
+                pid,
+            }
+            .start_of(addr)
+            .is_some()
     }
 
     fn address_is_eval(&mut self, pid: u32, addr: u64) -> bool {

@@ -16,6 +16,7 @@ pub mod demangle;
 pub mod dwarf;
 pub mod elf;
 pub mod error;
+pub mod jit;
 pub mod jitdump;
 pub mod kallsyms;
 pub mod perfmap;

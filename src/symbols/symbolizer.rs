@@ -77,6 +77,8 @@ pub struct Symbolizer {
     /// Loaded on first use; `None` after that when it could not be read.
     kallsyms: Option<Kallsyms>,
     kallsyms_tried: bool,
+    /// JIT code names per process (perf map, jitdump).
+    jit: HashMap<u32, super::jit::JitSymbols>,
     warned: HashSet<String>,
     warnings: Vec<String>,
 }
@@ -87,6 +89,7 @@ impl Symbolizer {
             finder: DebugFileFinder::new(options.debug_roots.clone()),
             options,
             files: HashMap::new(),
+            jit: HashMap::new(),
             modules: Vec::new(),
             paths: HashMap::new(),
             results: HashMap::new(),
@@ -124,6 +127,20 @@ impl Symbolizer {
     /// The frame for a kernel address, from kallsyms (loaded on first use).
     /// When kernel addresses are hidden from this user the frame says so
     /// (`[kernel symbols hidden]`) rather than guessing.
+    /// JIT code of process `pid`, named by its perf map or jitdump (read
+    /// again on a miss: the process may have written more since).
+    pub fn symbolize_jit(&mut self, pid: u32, addr: u64) -> Option<Frame> {
+        let jit = self
+            .jit
+            .entry(pid)
+            .or_insert_with(|| super::jit::JitSymbols::for_pid(pid));
+        if let Some(frame) = jit.frame(addr) {
+            return Some(frame);
+        }
+        jit.refresh();
+        jit.frame(addr)
+    }
+
     pub fn symbolize_kernel(&mut self, addr: u64) -> Frame {
         if !self.kallsyms_tried {
             self.kallsyms_tried = true;
@@ -343,6 +360,9 @@ impl AddressResolver for Symbolizer {
     fn resolve(&mut self, module: &ModuleInfo, address: u64) -> Vec<Frame> {
         if module.path == crate::profile::KERNEL_MODULE {
             return vec![self.symbolize_kernel(address)];
+        }
+        if let Some(pid) = super::jit::jit_module_pid(&module.path) {
+            return self.symbolize_jit(pid, address).into_iter().collect();
         }
         self.symbolize(&module.path, module.build_id.as_deref(), address)
             .to_vec()

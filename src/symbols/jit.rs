@@ -2,9 +2,9 @@
 //! perf map (/tmp/perf-PID.map) and the jitdump (/tmp/jit-PID.dump), which
 //! CPython 3.12+ writes with `-X perf` / `-X perf_jit`.
 
+use super::jitdump::JitDump;
+use super::perfmap::PerfMap;
 use crate::profile::Frame;
-use crate::symbols::jitdump::JitDump;
-use crate::symbols::perfmap::PerfMap;
 
 /// One named piece of JIT code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,23 @@ impl JitCode {
     }
 }
 
+/// The module name under which JIT code addresses of `pid` are recorded;
+/// the symbolizer names them from the process's perf map and jitdump.
+pub fn jit_module(pid: u32) -> String {
+    format!("[jit-{pid}]")
+}
+
+/// The pid of a [`jit_module`] name.
+pub fn jit_module_pid(module: &str) -> Option<u32> {
+    module
+        .strip_prefix("[jit-")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
 /// The JIT symbol sources of one process.
+#[derive(Debug)]
 pub struct JitSymbols {
     perf_map: PerfMap,
     jitdump: JitDump,
