@@ -8,4 +8,5 @@ pub mod sampler;
 pub mod session;
 pub mod snapshot;
 pub mod stopped;
+pub mod symbolize;
 pub mod traced;

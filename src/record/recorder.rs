@@ -7,8 +7,8 @@ use super::options::CallGraph;
 use super::processes::Processes;
 use super::sampler::{Item, OwnedSample};
 use crate::profile::{
-    AddressResolver, Frame, FrameKind, Meta, ModuleId, ModuleInfo, ProcessInfo, ProfileError,
-    ProfileWriter, RawFrame, RawFrameId, ThreadIdx, ThreadInfo, KERNEL_MODULE,
+    Frame, FrameKind, Meta, ModuleId, ModuleInfo, ProcessInfo, ProfileError, ProfileWriter,
+    RawFrame, RawFrameId, ThreadIdx, ThreadInfo, KERNEL_MODULE,
 };
 use crate::symbols::jit::{jit_module, JitSymbols};
 use crate::symbols::{Symbolizer, SymbolizerOptions};
@@ -42,9 +42,10 @@ pub struct Recorder {
     pub(super) unwinders: HashMap<u32, ProcessUnwinder>,
     pub(super) symbolizer: Symbolizer,
     modules: HashMap<String, ModuleId>,
-    module_build_ids: HashMap<ModuleId, Option<Vec<u8>>>,
-    /// Every address frame interned so far, to symbolize at the end.
-    pub address_frames: Vec<(RawFrameId, ModuleId, u64)>,
+    /// Symbolizes address frames as they appear.
+    background: super::symbolize::BackgroundSymbolizer,
+    /// Modules by id.
+    module_infos: HashMap<ModuleId, ModuleInfo>,
     known_address_frames: HashMap<(ModuleId, u64), RawFrameId>,
     /// tid -> (file thread index, last name written, pid).
     threads: HashMap<u32, (ThreadIdx, String, u32)>,
@@ -80,8 +81,8 @@ impl Recorder {
             unwinders: HashMap::new(),
             symbolizer: Symbolizer::new(SymbolizerOptions::default()),
             modules: HashMap::new(),
-            module_build_ids: HashMap::new(),
-            address_frames: Vec::new(),
+            background: super::symbolize::BackgroundSymbolizer::start(),
+            module_infos: HashMap::new(),
             known_address_frames: HashMap::new(),
             threads: HashMap::new(),
             counts: RecordCounts::default(),
@@ -168,13 +169,13 @@ impl Recorder {
         if let Some(&id) = self.modules.get(path) {
             return Ok(id);
         }
-        let id = self.writer.add_module(&ModuleInfo {
+        let info = ModuleInfo {
             path: path.to_string(),
             build_id: build_id.map(<[u8]>::to_vec),
-        })?;
+        };
+        let id = self.writer.add_module(&info)?;
         self.modules.insert(path.to_string(), id);
-        self.module_build_ids
-            .insert(id, build_id.map(<[u8]>::to_vec));
+        self.module_infos.insert(id, info);
         Ok(id)
     }
 
@@ -190,7 +191,9 @@ impl Recorder {
             .writer
             .intern_frame(&RawFrame::Address { module, address })?;
         self.known_address_frames.insert((module, address), id);
-        self.address_frames.push((id, module, address));
+        if let Some(info) = self.module_infos.get(&module) {
+            self.background.submit(id, info, address);
+        }
         Ok(id)
     }
 
@@ -321,38 +324,22 @@ impl Recorder {
         infos
     }
 
-    /// Symbolizes every address frame (once each) and completes the file.
+    /// Writes the symbols of every address frame (symbolized once each, while
+    /// the recording ran) and completes the file.
     pub fn finish(mut self, meta: &Meta) -> Result<crate::profile::WriteSummary, ProfileError> {
         self.pair_pending(u64::MAX, true)?;
-        let modules: HashMap<ModuleId, ModuleInfo> = self
-            .modules
+        let symbols = self.background.finish();
+        self.writer.write_symbols(symbols.frames)?;
+        for warning in symbols
+            .warnings
             .iter()
-            .map(|(path, &id)| {
-                (
-                    id,
-                    ModuleInfo {
-                        path: path.clone(),
-                        build_id: self.module_build_ids.get(&id).cloned().flatten(),
-                    },
-                )
-            })
-            .collect();
-        let mut symbols = Vec::with_capacity(self.address_frames.len());
-        for &(raw, module, address) in &self.address_frames {
-            if let Some(info) = modules.get(&module) {
-                let frames = self.symbolizer.resolve(info, address);
-                if !frames.is_empty() {
-                    symbols.push((raw, frames));
-                }
-            }
-        }
-        self.writer.write_symbols(symbols)?;
-        for warning in self.symbolizer.take_warnings() {
+            .chain(&self.symbolizer.take_warnings())
+        {
             eprintln!("pyperf: {warning}");
         }
         if self.perf_map {
-            // JIT frames were named while recording; the files pyperf made the
-            // program write are not needed any more.
+            // JIT frames are named now; the files pyperf made the program
+            // write are not needed any more.
             for process in self.processes.processes() {
                 for file in JitSymbols::for_pid(process.pid).files() {
                     let _ = std::fs::remove_file(file);
