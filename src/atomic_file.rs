@@ -3,6 +3,8 @@
 //! Everything pyperf writes for a user (reports, flamegraphs, converted
 //! profiles) goes to a temporary file beside the target and is renamed into
 //! place on success, so an error or a kill never leaves a half-written file.
+//! A target that exists and is not a regular file (`/dev/null`, a FIFO, a
+//! terminal) is written directly: renaming over it would replace it.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -11,13 +13,24 @@ use std::path::{Path, PathBuf};
 /// A file being written; becomes visible at `path` only on [`AtomicFile::commit`].
 pub struct AtomicFile {
     path: PathBuf,
-    temp: PathBuf,
+    /// `None` when writing straight to a special file.
+    temp: Option<PathBuf>,
     writer: Option<BufWriter<File>>,
 }
 
 impl AtomicFile {
     /// Creates the temporary file next to `path`.
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        let special =
+            std::fs::metadata(path).is_ok_and(|m| !m.file_type().is_file() && !m.is_dir());
+        if special {
+            let file = std::fs::OpenOptions::new().write(true).open(path)?;
+            return Ok(AtomicFile {
+                path: path.to_path_buf(),
+                temp: None,
+                writer: Some(BufWriter::new(file)),
+            });
+        }
         let name = path.file_name().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -31,7 +44,7 @@ impl AtomicFile {
         let file = File::create(&temp)?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
-            temp,
+            temp: Some(temp),
             writer: Some(BufWriter::new(file)),
         })
     }
@@ -42,11 +55,17 @@ impl AtomicFile {
 
     /// Flushes, syncs and renames the file into place.
     pub fn commit(mut self) -> io::Result<()> {
-        if let Some(writer) = self.writer.take() {
-            let file = writer.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        match &self.temp {
+            Some(temp) => {
+                file.sync_all()?;
+                std::fs::rename(temp, &self.path)
+            }
+            None => Ok(()),
         }
-        std::fs::rename(&self.temp, &self.path)
     }
 }
 
@@ -69,8 +88,8 @@ impl Write for AtomicFile {
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         // Not committed: remove the partial file.
-        if self.writer.take().is_some() {
-            let _ = std::fs::remove_file(&self.temp);
+        if let (Some(_), Some(temp)) = (self.writer.take(), &self.temp) {
+            let _ = std::fs::remove_file(temp);
         }
     }
 }
@@ -99,6 +118,18 @@ mod tests {
         file.write_all(b"partial").unwrap();
         drop(file);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn special_files_are_written_in_place_not_replaced() {
+        let mut file = AtomicFile::create(Path::new("/dev/null")).unwrap();
+        file.write_all(b"discarded").unwrap();
+        file.commit().unwrap();
+        let meta = std::fs::metadata("/dev/null").unwrap();
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_char_device(&meta.file_type()),
+            "/dev/null is still a device"
+        );
     }
 
     #[test]

@@ -111,11 +111,9 @@ pub struct ListArgs {
     pub filter: Option<String>,
 }
 
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  pyperf record -g -- python3 app.py\n  pyperf record -F 499 -e cpu-clock --call-graph dwarf,16384 -o prof.pyperf -- ./a.out\n  pyperf record -g -p 1234"
-)]
-pub struct RecordArgs {
+/// What to sample and how: shared by `record` and `top`.
+#[derive(Debug, Clone, Args)]
+pub struct SamplingArgs {
     /// Events to sample, comma-separated (default: cycles where a PMU exists, else cpu-clock).
     #[arg(short = 'e', long = "event", value_name = "EVENTS")]
     pub events: Vec<String>,
@@ -154,13 +152,9 @@ pub struct RecordArgs {
     #[arg(long = "perf-map")]
     pub perf_map: bool,
 
-    /// Record the running processes with these ids until they exit or Ctrl-C.
+    /// Sample the running processes with these ids until they exit or Ctrl-C.
     #[arg(short = 'p', long = "pid", value_name = "PID,...", value_delimiter = ',', value_parser = clap::value_parser!(i32).range(1..))]
     pub pid: Option<Vec<i32>>,
-
-    /// The profile file to write (an existing one is kept as FILE.old).
-    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = DEFAULT_PROFILE)]
-    pub output: PathBuf,
 
     /// Ring buffer size per CPU, in pages (a power of two).
     #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES")]
@@ -174,32 +168,31 @@ pub struct RecordArgs {
     #[arg(long = "user-only")]
     pub user_only: bool,
 
-    /// Write a file for another viewer instead of a profile (recorded to
-    /// FILE.pyperf first, then converted); -o names the converted file.
-    #[arg(long = "format", value_enum, value_name = "FORMAT")]
-    pub format: Option<OutputFormat>,
-
     /// The command to run (after `--`).
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 
-/// A file format other tools open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    /// speedscope JSON (https://www.speedscope.app)
-    Speedscope,
-    /// Python pstats file (snakeviz, gprof2dot, pyprof2calltree)
-    Pstats,
-    /// callgrind profile (KCacheGrind, callgrind_annotate)
-    Callgrind,
-    /// Firefox Profiler JSON (https://profiler.firefox.com)
-    Firefox,
-    /// gzipped pprof protobuf (go tool pprof, Pyroscope)
-    Pprof,
-    /// Chrome trace-event JSON (Perfetto, chrome://tracing)
-    Chrome,
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  pyperf record -g -- python3 app.py\n  pyperf record -F 499 -e cpu-clock --call-graph dwarf,16384 -o prof.pyperf -- ./a.out\n  pyperf record -g -p 1234"
+)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+
+    /// The profile file to write (an existing one is kept as FILE.old).
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = DEFAULT_PROFILE)]
+    pub output: PathBuf,
+
+    /// Write a file for another viewer instead of a profile (recorded to
+    /// FILE.pyperf first, then converted); -o names the converted file.
+    #[arg(long = "format", value_enum, value_name = "FORMAT")]
+    pub format: Option<OutputFormat>,
 }
+
+/// A file format other tools open.
+pub use crate::output::convert::Format as OutputFormat;
 
 /// Options every view of a profile shares.
 #[derive(Debug, Args)]
@@ -382,29 +375,8 @@ pub struct DiffArgs {
     after_help = "Keys: q or Ctrl-C quits, l switches between functions and lines.\nThe command's own output is shown when top ends.\n\nExamples:\n  pyperf top -- python3 app.py\n  pyperf top -p 1234\n  pyperf top -F 199 -o app.pyperf -- python3 app.py"
 )]
 pub struct TopArgs {
-    /// Event to sample (default: cycles where a PMU exists, else cpu-clock).
-    #[arg(short = 'e', long = "event", value_name = "EVENTS")]
-    pub events: Vec<String>,
-
-    /// Samples per second per thread.
-    #[arg(short = 'F', long = "freq", value_name = "HZ", value_parser = clap::value_parser!(u64).range(1..))]
-    pub freq: Option<u64>,
-
-    /// How to capture call stacks (as for record; default: stop).
-    #[arg(long = "call-graph", value_name = "MODE")]
-    pub call_graph: Option<String>,
-
-    /// Python frames only, no native ones.
-    #[arg(long = "no-native")]
-    pub no_native: bool,
-
-    /// Do not read Python frames from the interpreter.
-    #[arg(long = "no-python", conflicts_with = "no_native")]
-    pub no_python: bool,
-
-    /// Watch the running processes with these ids.
-    #[arg(short = 'p', long = "pid", value_name = "PID,...", value_delimiter = ',', value_parser = clap::value_parser!(i32).range(1..))]
-    pub pid: Option<Vec<i32>>,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
 
     /// Seconds between refreshes.
     #[arg(
@@ -431,10 +403,6 @@ pub struct TopArgs {
     /// removed at the end).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-
-    /// The command to run (after `--`).
-    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
-    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -480,3 +480,24 @@ fn idle_samples_are_marked_and_hidden_unless_asked_for() {
         all - shown
     );
 }
+
+#[test]
+fn special_output_files_are_written_not_replaced() {
+    // /dev/null must stay a device: outputs are written into it, never renamed over it.
+    for args in [
+        vec!["record", "-e", "cpu-clock", "-o", "/dev/null", "--", "true"],
+        vec!["stat", "-o", "/dev/null", "--", "true"],
+    ] {
+        let out = run(pyperf().args(&args));
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+        let meta = std::fs::metadata("/dev/null").unwrap();
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_char_device(&meta.file_type()),
+            "{args:?} replaced /dev/null"
+        );
+        assert!(
+            !std::path::Path::new("/dev/null.old").exists(),
+            "{args:?} moved /dev/null away"
+        );
+    }
+}

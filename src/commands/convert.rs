@@ -5,22 +5,10 @@ use std::path::{Path, PathBuf};
 
 use super::progress::Progress;
 use super::views::{load, not_interpreter, output_error, selection};
-use crate::cli::{ConvertArgs, DiffArgs, OutputFormat, DEFAULT_PROFILE};
+use crate::cli::{ConvertArgs, DiffArgs, DEFAULT_PROFILE};
 use crate::exit;
 use crate::output::{self, ConvertOptions, DiffOptions, Format, Selection};
 use crate::profile::Profile;
-
-/// The output module's format for a `--format` value.
-pub fn format_of(format: OutputFormat) -> Format {
-    match format {
-        OutputFormat::Speedscope => Format::Speedscope,
-        OutputFormat::Pstats => Format::Pstats,
-        OutputFormat::Callgrind => Format::Callgrind,
-        OutputFormat::Firefox => Format::Firefox,
-        OutputFormat::Pprof => Format::Pprof,
-        OutputFormat::Chrome => Format::Chrome,
-    }
-}
 
 /// Converts with a spinner, then says where the file is and how to open it.
 fn write(
@@ -43,7 +31,7 @@ fn write(
 
 /// Runs `pyperf convert`.
 pub fn convert(args: &ConvertArgs) -> anyhow::Result<i32> {
-    let format = format_of(args.format);
+    let format = args.format;
     let path = args
         .output
         .clone()
@@ -68,8 +56,7 @@ pub struct RecordingPlan {
 impl RecordingPlan {
     /// The plan for `--format format -o output` (`output` left at the
     /// profile default means the format's default name).
-    pub fn new(format: OutputFormat, output: &Path) -> RecordingPlan {
-        let format = format_of(format);
+    pub fn new(format: Format, output: &Path) -> RecordingPlan {
         let output = if output == Path::new(DEFAULT_PROFILE) {
             PathBuf::from(format.default_file_name())
         } else {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::cli::RecordArgs;
+use crate::cli::{RecordArgs, SamplingArgs};
 use crate::event::{self, EventSpec};
 use crate::exit;
 use crate::record::options::{
@@ -45,7 +45,7 @@ pub fn parse_call_graph(text: &str) -> Result<CallGraph, String> {
     }
 }
 
-fn parse_events(args: &RecordArgs) -> anyhow::Result<(Vec<EventSpec>, bool)> {
+fn parse_events(args: &SamplingArgs) -> anyhow::Result<(Vec<EventSpec>, bool)> {
     if args.events.is_empty() {
         let cycles = event::parse_event_list("cycles").map_err(|e| exit::usage(e.to_string()))?;
         return Ok((cycles.into_iter().flat_map(|g| g.events).collect(), false));
@@ -58,7 +58,7 @@ fn parse_events(args: &RecordArgs) -> anyhow::Result<(Vec<EventSpec>, bool)> {
     Ok((specs, true))
 }
 
-fn options(args: &RecordArgs, events: Vec<EventSpec>) -> anyhow::Result<RecordOptions> {
+fn options(args: &SamplingArgs, events: Vec<EventSpec>) -> anyhow::Result<RecordOptions> {
     let call_graph = match (&args.call_graph, args.call_graph_default) {
         (Some(text), _) => parse_call_graph(text).map_err(exit::usage)?,
         (None, true) => CallGraph::Stopped,
@@ -99,7 +99,7 @@ fn options(args: &RecordArgs, events: Vec<EventSpec>) -> anyhow::Result<RecordOp
     })
 }
 
-fn target(args: &RecordArgs) -> anyhow::Result<RecordTarget> {
+fn target(args: &SamplingArgs) -> anyhow::Result<RecordTarget> {
     match (&args.pid, args.command.is_empty()) {
         (Some(_), false) => Err(exit::usage("give either a command or -p PID, not both")),
         (Some(pids), true) => Ok(RecordTarget::Pids(pids.clone())),
@@ -138,7 +138,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<i32> {
         .map(|format| super::convert::RecordingPlan::new(format, &args.output));
     let profile_path = plan.as_ref().map_or(args.output.as_path(), |p| &p.profile);
     let signals = SignalWatcher::install()?;
-    let outcome = record_to(args, profile_path, &signals)?;
+    let outcome = record_to(&args.sampling, profile_path, &signals)?;
     print_summary(&outcome, &profile_path.display().to_string());
     if let Some(ExitStatus::Signaled(sig)) = outcome.exit {
         eprintln!("pyperf: the command was killed by {sig}");
@@ -152,7 +152,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<i32> {
 /// Records the target of `args` into `output` (the default hardware event
 /// falling back to cpu-clock, visibly), as `record` and `top` do.
 pub(crate) fn record_to(
-    args: &RecordArgs,
+    args: &SamplingArgs,
     output: &Path,
     signals: &SignalWatcher,
 ) -> anyhow::Result<RecordOutcome> {

@@ -32,7 +32,7 @@ use nix::unistd::Pid;
 
 use super::record::record_to;
 use super::views::not_interpreter;
-use crate::cli::{RecordArgs, TopArgs};
+use crate::cli::{SamplingArgs, TopArgs};
 use crate::exit;
 use crate::output::{render_top_rows, top_table, Selection, TopOptions, TopTable};
 use crate::profile::{read_profile, Meta, Profile};
@@ -49,7 +49,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
     if !(args.delay.is_finite() && args.delay >= 0.05) {
         return Err(exit::usage("--delay must be at least 0.05 seconds"));
     }
-    if args.pid.is_some() != args.command.is_empty() {
+    if args.sampling.pid.is_some() != args.sampling.command.is_empty() {
         return Err(exit::usage(
             "give a command (`pyperf top -- python3 app.py`) or -p PID, not both",
         ));
@@ -69,8 +69,8 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
         .output
         .clone()
         .unwrap_or_else(|| scratch.path.join("top.pyperf"));
-    let record_args = record_args(args, &profile_path);
-    let title = match &args.pid {
+    let sampling = sampling_args(args);
+    let title = match &args.sampling.pid {
         Some(pids) => format!(
             "pid {}",
             pids.iter()
@@ -79,6 +79,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
                 .join(",")
         ),
         None => args
+            .sampling
             .command
             .iter()
             .map(|a| a.to_string_lossy())
@@ -91,12 +92,12 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
     let (done_tx, done_rx) = mpsc::channel();
     let (ended, interrupted, shown) = std::thread::scope(|scope| {
         scope.spawn(|| {
-            let _ = done_tx.send(record_to(&record_args, &profile_path, &signals));
+            let _ = done_tx.send(record_to(&sampling, &profile_path, &signals));
         });
         let mut ui = Ui::new(&profile_path, title, args);
         let (shown, screen) = match Screen::enter(tty) {
             Ok(mut screen) => {
-                let shown = ui.run(&mut screen, &done_rx, args.pid.as_deref());
+                let shown = ui.run(&mut screen, &done_rx, args.sampling.pid.as_deref());
                 if ui.ended.is_none() {
                     ui.status = "stopping...".into();
                     let _ = ui.draw(&mut screen);
@@ -141,23 +142,11 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
 
 /// The `record` arguments `top` records with: stopped-mode stacks unless
 /// another call graph is asked for, everything else as `record` defaults.
-fn record_args(args: &TopArgs, output: &Path) -> RecordArgs {
-    RecordArgs {
-        events: args.events.clone(),
-        freq: args.freq,
-        count: None,
+/// What `top` records: the sampling options, always with call stacks.
+fn sampling_args(args: &TopArgs) -> SamplingArgs {
+    SamplingArgs {
         call_graph_default: true,
-        call_graph: args.call_graph.clone(),
-        no_native: args.no_native,
-        no_python: args.no_python,
-        pid: args.pid.clone(),
-        output: output.to_path_buf(),
-        mmap_pages: None,
-        no_inherit: false,
-        user_only: false,
-        perf_map: false,
-        format: None,
-        command: args.command.clone(),
+        ..args.sampling.clone()
     }
 }
 

@@ -31,12 +31,7 @@ pub fn write_callgrind(
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
     let view = View::one_event(profile, &opts.selection)?;
-    let (per_stack, total) = view.stack_tallies();
-    if total.samples == 0 {
-        return Err(OutputError::NoSamples {
-            event: view.event_name().to_string(),
-        });
-    }
+    let (per_stack, total) = view.nonempty_stack_tallies()?;
     let groups = group_frames(&view, GroupBy::Function);
     let first = first_lines(&view, &groups);
     let tallies = group_tallies(&view, &groups, &per_stack);

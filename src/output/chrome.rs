@@ -65,12 +65,7 @@ pub fn write_chrome_trace(
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
     let view = View::one_event(profile, &opts.selection)?;
-    let threads = view.samples_by_thread();
-    if threads.is_empty() {
-        return Err(OutputError::NoSamples {
-            event: view.event_name().to_string(),
-        });
-    }
+    let threads = view.threads_with_samples()?;
     let nominal = nominal_span_ns(&view);
     let origin = threads
         .iter()

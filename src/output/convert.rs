@@ -10,8 +10,8 @@ use super::{callgrind, chrome, firefox, pprof, pstats, speedscope, OutputError};
 use crate::atomic_file::AtomicFile;
 use crate::profile::Profile;
 
-/// A file format other tools read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A file format other tools read (also the values `--format` takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// speedscope's JSON: one sampled profile per thread.
     Speedscope,

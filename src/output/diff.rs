@@ -21,7 +21,6 @@ use super::collapse::{fold, CollapseOptions, WeightMode};
 use super::label::{function_location, profile_title};
 use super::select::{Selection, Tally, View};
 use super::OutputError;
-use crate::atomic_file::AtomicFile;
 use crate::profile::{FrameKind, Profile};
 
 /// Options of the comparison.
@@ -116,13 +115,7 @@ pub fn write_diff_flamegraph(
     opts: &DiffOptions<'_>,
 ) -> Result<(), OutputError> {
     let svg = render_diff_flamegraph(before, after, opts)?;
-    let err = |source| OutputError::WriteFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = AtomicFile::create(path).map_err(err)?;
-    std::io::Write::write_all(&mut file, &svg).map_err(err)?;
-    file.commit().map_err(err)
+    super::write_file(path, &svg)
 }
 
 /// A function as both profiles name it: kind, name, location.

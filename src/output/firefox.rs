@@ -45,12 +45,7 @@ pub fn write_firefox(
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
     let view = View::one_event(profile, &opts.selection)?;
-    let threads = view.samples_by_thread();
-    if threads.is_empty() {
-        return Err(OutputError::NoSamples {
-            event: view.event_name().to_string(),
-        });
-    }
+    let threads = view.threads_with_samples()?;
     let mut fx = build(profile, &view, &threads);
     fx.set_symbolicated(true);
     let mut doc = serde_json::to_value(&fx).map_err(|e| OutputError::Output(e.into()))?;

@@ -24,7 +24,6 @@ use super::collapse::{fold, CollapseOptions, WeightMode};
 use super::label::{folded_safe, frame_label, profile_title};
 use super::select::View;
 use super::OutputError;
-use crate::atomic_file::AtomicFile;
 use crate::profile::{Frame, FrameKind, Profile};
 
 /// Options of the flame graph.
@@ -115,13 +114,7 @@ pub fn write_flamegraph(
     opts: &FlamegraphOptions<'_>,
 ) -> Result<(), OutputError> {
     let svg = render_flamegraph(profile, opts)?;
-    let err = |source| OutputError::WriteFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = AtomicFile::create(path).map_err(err)?;
-    std::io::Write::write_all(&mut file, &svg).map_err(err)?;
-    file.commit().map_err(err)
+    super::write_file(path, &svg)
 }
 
 /// A colour for every label that can appear, chosen by frame kind.

@@ -65,3 +65,14 @@ pub enum OutputError {
         detail: String,
     },
 }
+
+/// Writes `bytes` to `path` whole or not at all.
+pub(crate) fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), OutputError> {
+    let err = |source| OutputError::WriteFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = crate::atomic_file::AtomicFile::create(path).map_err(err)?;
+    std::io::Write::write_all(&mut file, bytes).map_err(err)?;
+    file.commit().map_err(err)
+}

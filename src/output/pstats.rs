@@ -42,12 +42,7 @@ pub fn write_pstats(
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
     let view = View::one_event(profile, &opts.selection)?;
-    let (per_stack, total) = view.stack_tallies();
-    if total.samples == 0 {
-        return Err(OutputError::NoSamples {
-            event: view.event_name().to_string(),
-        });
-    }
+    let (per_stack, _) = view.nonempty_stack_tallies()?;
     // Functions, then functions that print as the same key merged.
     let functions = group_frames(&view, GroupBy::Function);
     let lines = first_lines(&view, &functions);

@@ -153,6 +153,28 @@ impl<'p> View<'p> {
         self.event_info().is_some_and(|e| e.unit == "ns")
     }
 
+    /// Like [`View::samples_by_thread`], but an error when nothing is shown.
+    pub fn threads_with_samples(&self) -> Result<Vec<(ThreadIdx, Vec<&'p Sample>)>, OutputError> {
+        let threads = self.samples_by_thread();
+        if threads.is_empty() {
+            return Err(OutputError::NoSamples {
+                event: self.event_name().to_string(),
+            });
+        }
+        Ok(threads)
+    }
+
+    /// Like [`View::stack_tallies`], but an error when nothing is shown.
+    pub fn nonempty_stack_tallies(&self) -> Result<(Vec<Tally>, Tally), OutputError> {
+        let (per_stack, total) = self.stack_tallies();
+        if total.samples == 0 {
+            return Err(OutputError::NoSamples {
+                event: self.event_name().to_string(),
+            });
+        }
+        Ok((per_stack, total))
+    }
+
     /// The shown samples of each thread that has any, in time order (equal
     /// times keep file order); threads in profile order.
     pub fn samples_by_thread(&self) -> Vec<(ThreadIdx, Vec<&'p Sample>)> {

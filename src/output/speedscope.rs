@@ -69,12 +69,7 @@ pub fn write_speedscope(
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
     let view = View::one_event(profile, &opts.selection)?;
-    let threads = view.samples_by_thread();
-    if threads.is_empty() {
-        return Err(OutputError::NoSamples {
-            event: view.event_name().to_string(),
-        });
-    }
+    let threads = view.threads_with_samples()?;
     // Frames of the view -> shared frame index; equal-looking frames share one.
     let mut index_of: HashMap<Frame, usize> = HashMap::new();
     let mut frames: Vec<Frame> = Vec::new();

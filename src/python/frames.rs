@@ -37,6 +37,20 @@ pub struct PyFrame {
     pub entry: bool,
 }
 
+impl PyFrame {
+    /// The profile frame for this Python frame.
+    pub fn to_frame(&self) -> crate::profile::Frame {
+        crate::profile::Frame {
+            kind: crate::profile::FrameKind::Python,
+            function: self.function.clone(),
+            file: Some(self.filename.clone()),
+            line: self.line,
+            module: None,
+            inlined: false,
+        }
+    }
+}
+
 /// A thread's frames as read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FrameChain {

@@ -293,6 +293,16 @@ impl Recorder {
         if leaf_first.is_empty() {
             leaf_first.push(self.symbolic_frame(unknown_frame(None))?);
         }
+        self.write_sample(sample, thread, leaf_first)
+    }
+
+    /// Writes `sample` with its stack given leaf first.
+    pub(super) fn write_sample(
+        &mut self,
+        sample: &OwnedSample,
+        thread: ThreadIdx,
+        mut leaf_first: Vec<RawFrameId>,
+    ) -> Result<(), ProfileError> {
         leaf_first.reverse();
         let stack = self.writer.intern_stack(&leaf_first)?;
         self.writer.add_sample(

@@ -64,8 +64,9 @@ pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 pub(super) const GRACE_AFTER_INTERRUPT: Duration = Duration::from_secs(2);
 
 /// Keeps an existing output as `NAME.old`, as perf does with perf.data.
-pub(super) fn keep_previous(path: &Path) -> Result<(), RecordError> {
-    if path.exists() {
+fn keep_previous(path: &Path) -> Result<(), RecordError> {
+    // Only regular files: `-o /dev/null` must not move the device away.
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         let mut old = path.as_os_str().to_os_string();
         old.push(".old");
         std::fs::rename(path, &old).map_err(|source| RecordError::Output {
@@ -76,7 +77,25 @@ pub(super) fn keep_previous(path: &Path) -> Result<(), RecordError> {
     Ok(())
 }
 
-pub(super) fn event_infos(options: &RecordOptions) -> Vec<EventInfo> {
+/// Starts the profile file (keeping an older one as `.old`) and its recorder.
+pub(super) fn open_recorder(
+    options: &RecordOptions,
+    command: Vec<String>,
+    output: &Path,
+) -> Result<Recorder, RecordError> {
+    keep_previous(output)?;
+    let header = Header {
+        command,
+        start_unix_ns: now_unix_ns(),
+        events: event_infos(options),
+    };
+    Ok(Recorder::new(
+        ProfileWriter::create(output, &header)?,
+        options,
+    ))
+}
+
+fn event_infos(options: &RecordOptions) -> Vec<EventInfo> {
     options
         .events
         .iter()
@@ -99,7 +118,7 @@ pub(super) fn event_infos(options: &RecordOptions) -> Vec<EventInfo> {
         .collect()
 }
 
-pub(super) fn now_unix_ns() -> u64 {
+fn now_unix_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
@@ -135,16 +154,7 @@ pub fn record(
                         return Err(e.into());
                     }
                 };
-            keep_previous(output)?;
-            let writer = ProfileWriter::create(
-                output,
-                &Header {
-                    command,
-                    start_unix_ns: now_unix_ns(),
-                    events: event_infos(options),
-                },
-            )?;
-            let mut recorder = Recorder::new(writer, options);
+            let mut recorder = open_recorder(options, command, output)?;
             let started = Instant::now();
             child.release().map_err(TargetError::normalized)?;
             let mut sampler = sampler;
@@ -158,22 +168,9 @@ pub fn record(
             finish(sampler, recorder, exit, started)
         }
         RecordTarget::Pids(pids) => {
-            let mut tids = Vec::new();
-            for &pid in pids {
-                attach::check_pid(pid)?;
-                tids.extend(attach::threads_of(pid)?);
-            }
+            let tids = attach::threads_of_all(pids)?;
             let mut sampler = Sampler::open(options, &SampleTarget::Running { tids })?;
-            keep_previous(output)?;
-            let writer = ProfileWriter::create(
-                output,
-                &Header {
-                    command,
-                    start_unix_ns: now_unix_ns(),
-                    events: event_infos(options),
-                },
-            )?;
-            let mut recorder = Recorder::new(writer, options);
+            let mut recorder = open_recorder(options, command, output)?;
             for &pid in pids {
                 recorder.processes.seed_from_proc(pid as u32);
             }

@@ -126,14 +126,7 @@ pub fn snapshot(pid: i32, native: bool, python: bool) -> Result<Snapshot, Target
         for frame in merged.frames {
             match frame {
                 Merged::Native(chain) => frames.extend(chain),
-                Merged::Python(py) => frames.push(Frame {
-                    kind: FrameKind::Python,
-                    function: py.function.clone(),
-                    file: Some(py.filename.clone()),
-                    line: py.line,
-                    module: None,
-                    inlined: false,
-                }),
+                Merged::Python(py) => frames.push(py.to_frame()),
             }
         }
         let name = processes

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use super::recorder::{adjust_return_addresses, Recorder};
 use super::sampler::OwnedSample;
-use crate::profile::{Frame, FrameKind, ProfileError, RawFrameId, KERNEL_MODULE};
+use crate::profile::{Frame, ProfileError, RawFrameId, KERNEL_MODULE};
 use crate::python::memory::{ProcessMemory, RemoteMemory};
 use crate::python::merge::{merge, Merged};
 use crate::python::PyThread;
@@ -275,14 +275,7 @@ impl Recorder {
                 for frame in &merged.frames {
                     root_first.push(match frame {
                         Merged::Native(raw) => *raw,
-                        Merged::Python(py) => self.symbolic_frame(Frame {
-                            kind: FrameKind::Python,
-                            function: py.function.clone(),
-                            file: Some(py.filename.clone()),
-                            line: py.line,
-                            module: None,
-                            inlined: false,
-                        })?,
+                        Merged::Python(py) => self.symbolic_frame(py.to_frame())?,
                     });
                 }
                 leaf_first.extend(root_first.into_iter().rev());
@@ -315,18 +308,7 @@ impl Recorder {
             };
             leaf_first.push(self.symbolic_frame(frame)?);
         }
-        leaf_first.reverse();
-        let stack = self.writer.intern_stack(&leaf_first)?;
-        self.writer.add_sample(
-            stack,
-            thread,
-            sample.time,
-            sample.event,
-            sample.period,
-            false,
-        )?;
-        self.counts.samples += 1;
-        Ok(())
+        self.write_sample(sample, thread, leaf_first)
     }
 }
 

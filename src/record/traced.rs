@@ -15,11 +15,10 @@ use super::options::RecordOptions;
 use super::recorder::Recorder;
 use super::sampler::{SampleTarget, Sampler, Start};
 use super::session::{
-    event_infos, finish, keep_previous, now_unix_ns, run_meta, RecordError, RecordOutcome,
-    RecordTarget, CHECKPOINT_EVERY, GRACE_AFTER_INTERRUPT,
+    finish, open_recorder, run_meta, RecordError, RecordOutcome, RecordTarget, CHECKPOINT_EVERY,
+    GRACE_AFTER_INTERRUPT,
 };
 use super::stopped::StopRegs;
-use crate::profile::{Header, ProfileWriter};
 use crate::target::signals::SignalWatcher;
 use crate::target::tracer::{TraceEvent, Tracer};
 use crate::target::{self, attach, ExitStatus, TargetError};
@@ -39,11 +38,6 @@ pub fn record(
     signals: &SignalWatcher,
     command: Vec<String>,
 ) -> Result<RecordOutcome, RecordError> {
-    let header = Header {
-        command,
-        start_unix_ns: now_unix_ns(),
-        events: event_infos(options),
-    };
     match target {
         RecordTarget::Command(argv) => {
             let child = target::spawn_gated(argv, env)?;
@@ -77,9 +71,7 @@ pub fn record(
                     return Err(e.into());
                 }
             };
-            keep_previous(output)?;
-            let writer = ProfileWriter::create(output, &header)?;
-            let mut recorder = Recorder::new(writer, options);
+            let mut recorder = open_recorder(options, command, output)?;
             recorder.processes.exec_from_proc(pid.as_raw() as u32);
             let started = Instant::now();
             tracer.resume(pid);
@@ -93,17 +85,11 @@ pub fn record(
             finish(sampler, recorder, exit, started)
         }
         RecordTarget::Pids(pids) => {
-            let mut tids = Vec::new();
-            for &pid in pids {
-                attach::check_pid(pid)?;
-                tids.extend(attach::threads_of(pid)?);
-            }
+            let tids = attach::threads_of_all(pids)?;
             let tracer =
                 Tracer::seize(&tids.iter().map(|&t| Pid::from_raw(t)).collect::<Vec<_>>())?;
             let sampler = Sampler::open(options, &SampleTarget::Running { tids })?;
-            keep_previous(output)?;
-            let writer = ProfileWriter::create(output, &header)?;
-            let mut recorder = Recorder::new(writer, options);
+            let mut recorder = open_recorder(options, command, output)?;
             for &pid in pids {
                 recorder.processes.seed_from_proc(pid as u32);
             }

@@ -86,11 +86,7 @@ impl Session<'_> {
         match self.target {
             StatTarget::Command(argv) => self.run_command(argv, signals, on_interval),
             StatTarget::Pids(pids) => {
-                let mut tids = Vec::new();
-                for &pid in pids {
-                    attach::check_pid(pid)?;
-                    tids.extend(attach::threads_of(pid)?);
-                }
+                let tids = attach::threads_of_all(pids)?;
                 self.run_attached(pids.clone(), tids, signals, on_interval)
             }
             StatTarget::Tids(tids) => {
@@ -143,25 +139,9 @@ impl Session<'_> {
                 }
                 interrupted_by = Some(received.signal);
             }
-            if let (Some(tick), Some(interval)) = (next_tick, self.interval) {
-                if Instant::now() >= tick {
-                    on_interval(&Snapshot {
-                        since_start: start.elapsed(),
-                        readings: counters.read(),
-                    });
-                    next_tick = Some(tick + interval);
-                }
-            }
+            self.tick(&mut next_tick, start, &counters, on_interval);
         };
-        let elapsed = start.elapsed();
-        let readings = counters.read();
-        if self.interval.is_some() {
-            // The last, partial interval.
-            on_interval(&Snapshot {
-                since_start: elapsed,
-                readings: readings.clone(),
-            });
-        }
+        let (elapsed, readings) = self.last_interval(start, &counters, on_interval);
         let user_sys = usage_before
             .zip(children_usage())
             .map(|((u0, s0), (u1, s1))| (u1.saturating_sub(u0), s1.saturating_sub(s0)));
@@ -173,6 +153,43 @@ impl Session<'_> {
             interrupted_by,
             user_only: counters.user_only(),
         })
+    }
+
+    /// Reports an interval when its time has come (`-I`).
+    fn tick(
+        &self,
+        next_tick: &mut Option<Instant>,
+        start: Instant,
+        counters: &CounterSet,
+        on_interval: &mut dyn FnMut(&Snapshot),
+    ) {
+        if let (Some(tick), Some(interval)) = (*next_tick, self.interval) {
+            if Instant::now() >= tick {
+                on_interval(&Snapshot {
+                    since_start: start.elapsed(),
+                    readings: counters.read(),
+                });
+                *next_tick = Some(tick + interval);
+            }
+        }
+    }
+
+    /// The final counts, reported as the last (partial) interval with `-I`.
+    fn last_interval(
+        &self,
+        start: Instant,
+        counters: &CounterSet,
+        on_interval: &mut dyn FnMut(&Snapshot),
+    ) -> (Duration, Vec<Option<CounterReading>>) {
+        let elapsed = start.elapsed();
+        let readings = counters.read();
+        if self.interval.is_some() {
+            on_interval(&Snapshot {
+                since_start: elapsed,
+                readings: readings.clone(),
+            });
+        }
+        (elapsed, readings)
     }
 
     fn run_attached(
@@ -195,25 +212,10 @@ impl Session<'_> {
                     interrupted_by = Some(received.signal);
                 }
             }
-            if let (Some(tick), Some(interval)) = (next_tick, self.interval) {
-                if Instant::now() >= tick {
-                    on_interval(&Snapshot {
-                        since_start: start.elapsed(),
-                        readings: counters.read(),
-                    });
-                    next_tick = Some(tick + interval);
-                }
-            }
+            self.tick(&mut next_tick, start, &counters, on_interval);
         }
         counters.disable();
-        let elapsed = start.elapsed();
-        let readings = counters.read();
-        if self.interval.is_some() {
-            on_interval(&Snapshot {
-                since_start: elapsed,
-                readings: readings.clone(),
-            });
-        }
+        let (elapsed, readings) = self.last_interval(start, &counters, on_interval);
         Ok(RunOutcome {
             readings,
             elapsed,

@@ -47,6 +47,16 @@ pub fn threads_of(pid: i32) -> Result<Vec<i32>, TargetError> {
     Ok(tids)
 }
 
+/// Every thread of the processes `pids`, each checked to be alive.
+pub fn threads_of_all(pids: &[i32]) -> Result<Vec<i32>, TargetError> {
+    let mut tids = Vec::new();
+    for &pid in pids {
+        check_pid(pid)?;
+        tids.extend(threads_of(pid)?);
+    }
+    Ok(tids)
+}
+
 /// The process (thread group) a thread belongs to.
 pub fn tgid_of(tid: i32) -> Option<i32> {
     let status = fs::read_to_string(format!("/proc/{tid}/status")).ok()?;

@@ -403,10 +403,14 @@ impl ProfileWriter {
         put_u64(&mut self.buf, self.node_is_whole.len() as u64 - 1);
         self.flush()?;
         self.finished = true;
-        self.file.sync_all().map_err(|source| ProfileError::Write {
-            path: self.path.clone(),
-            source,
-        })?;
+        match self.file.sync_all() {
+            // Devices and pipes (`-o /dev/null`) cannot be synced; nothing to lose.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            other => other.map_err(|source| ProfileError::Write {
+                path: self.path.clone(),
+                source,
+            })?,
+        }
         Ok(WriteSummary {
             file_bytes: self.bytes_written,
             samples: self.samples,
