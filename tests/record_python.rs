@@ -103,10 +103,7 @@ fn check_mixed_app(python: &Python) {
         .iter()
         .find(|f| f.name == "call_native")
         .unwrap();
-    let in_c: Vec<&SampleView<'_>> = samples
-        .iter()
-        .filter(|s| s.leaf().is_some_and(|f| f.function == "c_spin_inner"))
-        .collect();
+    let in_c = profiles::with_leaf(&samples, "c_spin_inner");
     assert!(
         in_c.len() > 100,
         "{v}: {} samples in c_spin_inner",
@@ -367,22 +364,10 @@ fn attach_to_a_running_python() {
         let (profile, complete) = profiles::read(&path);
         assert!(complete);
         let samples = profiles::samples(&profile);
-        let in_c = samples
-            .iter()
-            .filter(|s| s.leaf().is_some_and(|f| f.function == "c_spin_inner"))
-            .count();
-        let merged = samples
-            .iter()
-            .filter(|s| s.leaf().is_some_and(|f| f.function == "c_spin_inner"))
-            .filter(|s| {
-                s.frames
-                    .iter()
-                    .filter(|f| f.kind == FrameKind::Python)
-                    .map(|f| f.function.as_str())
-                    .collect::<Vec<_>>()
-                    == ["<module>", "main", "call_native"]
-            })
-            .count();
+        let in_c_samples = profiles::with_leaf(&samples, "c_spin_inner");
+        let in_c = in_c_samples.len();
+        let merged =
+            profiles::count_python_stack(&in_c_samples, &["<module>", "main", "call_native"]);
         assert!(in_c > 100, "{v}: {in_c} samples in c_spin_inner");
         assert!(
             merged as f64 >= 0.99 * in_c as f64,
@@ -501,22 +486,9 @@ fn perf_map_trampolines_are_crossed_and_their_files_removed() {
             &["-g", "--perf-map", "-e", "cpu-clock"],
         );
         let samples = profiles::samples(&rec.profile);
-        let in_c: Vec<&SampleView<'_>> = samples
-            .iter()
-            .filter(|s| s.leaf().is_some_and(|f| f.function == "c_spin_inner"))
-            .collect();
+        let in_c = profiles::with_leaf(&samples, "c_spin_inner");
         assert!(in_c.len() > 50, "{v}");
-        let exact = in_c
-            .iter()
-            .filter(|s| {
-                s.frames
-                    .iter()
-                    .filter(|f| f.kind == FrameKind::Python)
-                    .map(|f| f.function.as_str())
-                    .collect::<Vec<_>>()
-                    == ["<module>", "main", "call_native"]
-            })
-            .count();
+        let exact = profiles::count_python_stack(&in_c, &["<module>", "main", "call_native"]);
         assert!(
             exact as f64 >= 0.99 * in_c.len() as f64,
             "{v}: {exact} of {} samples with exactly the three Python frames",
@@ -547,21 +519,8 @@ fn perf_map_trampolines_are_crossed_and_their_files_removed() {
             argv.extend(fixture.get_args().map(|a| a.to_os_string()));
             let rec = profiles::record(&["-g", "--no-python", "-e", "cpu-clock"], &argv);
             let samples = profiles::samples(&rec.profile);
-            let in_c: Vec<&SampleView<'_>> = samples
-                .iter()
-                .filter(|s| s.leaf().is_some_and(|f| f.function == "c_spin_inner"))
-                .collect();
-            let through = in_c
-                .iter()
-                .filter(|s| {
-                    s.frames
-                        .iter()
-                        .filter(|f| f.kind == FrameKind::Python)
-                        .map(|f| f.function.as_str())
-                        .collect::<Vec<_>>()
-                        == ["<module>", "main", "call_native"]
-                })
-                .count();
+            let in_c = profiles::with_leaf(&samples, "c_spin_inner");
+            let through = profiles::count_python_stack(&in_c, &["<module>", "main", "call_native"]);
             assert!(
                 in_c.len() > 50 && through as f64 >= 0.99 * in_c.len() as f64,
                 "{v} -X {flag}: {through} of {} stacks named through the trampolines",

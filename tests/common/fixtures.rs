@@ -61,19 +61,7 @@ pub fn build_dir() -> PathBuf {
 pub fn ensure_built() -> &'static Manifest {
     static MANIFEST: OnceLock<Result<Manifest, String>> = OnceLock::new();
     let built = MANIFEST.get_or_init(|| {
-        let script = repo_root().join("scripts").join("build-fixtures");
-        let out = Command::new(&script)
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "{} failed ({}):\n{}{}",
-                script.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
+        super::run_setup_script("build-fixtures")?;
         let path = build_dir().join("manifest.json");
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;

@@ -114,3 +114,22 @@ pub fn pyperf_path() -> PathBuf {
 pub fn rel_diff(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(f64::MIN_POSITIVE)
 }
+
+/// Runs one of the setup scripts under scripts/ (building fixtures, test
+/// tools); the error carries the script's output.
+pub fn run_setup_script(name: &str) -> Result<(), String> {
+    let script = repo_root().join("scripts").join(name);
+    let out = Command::new(&script)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed ({}):\n{}{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}

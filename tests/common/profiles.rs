@@ -74,6 +74,15 @@ impl SampleView<'_> {
             .collect()
     }
 
+    /// The Python frames' function names, root to leaf.
+    pub fn python_names(&self) -> Vec<&str> {
+        self.frames
+            .iter()
+            .filter(|f| f.kind == FrameKind::Python)
+            .map(|f| f.function.as_str())
+            .collect()
+    }
+
     pub fn leaf(&self) -> Option<&Frame> {
         self.frames
             .iter()
@@ -100,4 +109,17 @@ pub fn samples(profile: &Profile) -> Vec<SampleView<'_>> {
             }
         })
         .collect()
+}
+
+/// The samples whose innermost user frame is `function`.
+pub fn with_leaf<'s, 'p>(samples: &'s [SampleView<'p>], function: &str) -> Vec<&'s SampleView<'p>> {
+    samples
+        .iter()
+        .filter(|s| s.leaf().is_some_and(|f| f.function == function))
+        .collect()
+}
+
+/// How many of `samples` show exactly these Python frames, root to leaf.
+pub fn count_python_stack(samples: &[&SampleView<'_>], want: &[&str]) -> usize {
+    samples.iter().filter(|s| s.python_names() == want).count()
 }

@@ -4,7 +4,6 @@
 //! are checked against.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use super::{pyperf, repo_root, run, stderr_of, stdout_of};
@@ -15,19 +14,7 @@ use super::{pyperf, repo_root, run, stderr_of, stdout_of};
 pub fn venv_bin() -> &'static Path {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let bin = BIN.get_or_init(|| {
-        let script = repo_root().join("scripts").join("setup-test-tools");
-        let out = Command::new(&script)
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "{} failed ({}):\n{}{}",
-                script.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
+        super::run_setup_script("setup-test-tools")?;
         Ok(repo_root().join("build").join("venv-tools").join("bin"))
     });
     match bin {
