@@ -194,13 +194,9 @@ pub struct RecordArgs {
 /// A file format other tools open.
 pub use crate::output::convert::Format as OutputFormat;
 
-/// Options every view of a profile shares.
+/// Which samples and frames a view shows: shared by the views and `diff`.
 #[derive(Debug, Args)]
-pub struct ViewArgs {
-    /// The profile file.
-    #[arg(value_name = "PROFILE", default_value = DEFAULT_PROFILE)]
-    pub input: PathBuf,
-
+pub struct FilterArgs {
     /// Show this recorded event (default: the first one).
     #[arg(long = "event", value_name = "EVENT")]
     pub event: Option<String>,
@@ -213,6 +209,17 @@ pub struct ViewArgs {
     /// between the Python frames they run.
     #[arg(long = "show-libpython")]
     pub show_libpython: bool,
+}
+
+/// Options every view of a profile shares.
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// The profile file.
+    #[arg(value_name = "PROFILE", default_value = DEFAULT_PROFILE)]
+    pub input: PathBuf,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -349,17 +356,8 @@ pub struct DiffArgs {
     )]
     pub output: PathBuf,
 
-    /// Compare this recorded event (default: the first one).
-    #[arg(long = "event", value_name = "EVENT")]
-    pub event: Option<String>,
-
-    /// Include samples taken while a thread waited in the kernel.
-    #[arg(long)]
-    pub idle: bool,
-
-    /// Show CPython's own frames (libpython), hidden by default.
-    #[arg(long = "show-libpython")]
-    pub show_libpython: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// Rows of the table of changed functions.
     #[arg(long, value_name = "N", default_value_t = 20)]

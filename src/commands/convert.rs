@@ -37,7 +37,7 @@ pub fn convert(args: &ConvertArgs) -> anyhow::Result<i32> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format.default_file_name()));
     let profile = load(&args.view.input)?;
-    write(&profile, format, selection(&args.view), &path)?;
+    write(&profile, format, selection(&args.view.filter), &path)?;
     Ok(0)
 }
 
@@ -109,15 +109,7 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<i32> {
     let before = load(&args.before)?;
     let after = load(&args.after)?;
     let opts = DiffOptions {
-        selection: Selection {
-            event: args.event.as_deref(),
-            hide_idle: !args.idle,
-            keep_frame: if args.show_libpython {
-                None
-            } else {
-                Some(&not_interpreter)
-            },
-        },
+        selection: selection(&args.filter),
         title: args.title.as_deref(),
         limit: args.limit,
     };

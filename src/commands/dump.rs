@@ -11,12 +11,7 @@ use crate::profile::{Frame, FrameKind};
 use crate::record::snapshot::{snapshot, Snapshot, ThreadStack};
 
 fn shown(frame: &Frame, show_libpython: bool) -> bool {
-    show_libpython
-        || frame.kind != FrameKind::Native
-        || !frame
-            .module
-            .as_deref()
-            .is_some_and(crate::python::is_interpreter_binary)
+    show_libpython || super::views::not_interpreter(frame)
 }
 
 fn state_text(thread: &ThreadStack) -> String {

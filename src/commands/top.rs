@@ -31,10 +31,10 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::record::record_to;
-use super::views::not_interpreter;
+use super::views::filtered;
 use crate::cli::{SamplingArgs, TopArgs};
 use crate::exit;
-use crate::output::{render_top_rows, top_table, Selection, TopOptions, TopTable};
+use crate::output::{render_top_rows, top_table, TopOptions, TopTable};
 use crate::profile::{read_profile, Meta, Profile};
 use crate::record::session::RecordOutcome;
 use crate::symbols::{Symbolizer, SymbolizerOptions};
@@ -313,15 +313,7 @@ impl<'a> Ui<'a> {
             return;
         };
         let opts = TopOptions {
-            selection: Selection {
-                event: None,
-                hide_idle: self.hide_idle,
-                keep_frame: if self.show_libpython {
-                    None
-                } else {
-                    Some(&not_interpreter)
-                },
-            },
+            selection: filtered(None, !self.hide_idle, self.show_libpython),
             lines: self.lines,
             since_ns: self.shown_since,
         };

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::progress::Progress;
 use crate::atomic_file::AtomicFile;
-use crate::cli::{CollapseArgs, FlamegraphArgs, ReportArgs, ScriptArgs, SortKey, ViewArgs};
+use crate::cli::{CollapseArgs, FilterArgs, FlamegraphArgs, ReportArgs, ScriptArgs, SortKey};
 use crate::exit;
 use crate::output::{
     self, CollapseOptions, FlamegraphOptions, ReportOptions, ReportView, ScriptOptions, Selection,
@@ -58,11 +58,17 @@ pub(crate) fn not_interpreter(frame: &Frame) -> bool {
 }
 
 /// The selection the view flags ask for.
-pub(crate) fn selection(view: &ViewArgs) -> Selection<'_> {
+pub(crate) fn selection(filter: &FilterArgs) -> Selection<'_> {
+    filtered(filter.event.as_deref(), filter.idle, filter.show_libpython)
+}
+
+/// A selection of one event (or the first), with idle samples and CPython's
+/// own frames hidden unless asked for.
+pub(crate) fn filtered(event: Option<&str>, idle: bool, show_libpython: bool) -> Selection<'_> {
     Selection {
-        event: view.event.as_deref(),
-        hide_idle: !view.idle,
-        keep_frame: if view.show_libpython {
+        event,
+        hide_idle: !idle,
+        keep_frame: if show_libpython {
             None
         } else {
             Some(&not_interpreter)
@@ -78,7 +84,7 @@ pub(crate) fn output_error(e: output::OutputError) -> anyhow::Error {
 pub fn report(args: &ReportArgs) -> anyhow::Result<i32> {
     let profile = load(&args.view.input)?;
     let opts = ReportOptions {
-        selection: selection(&args.view),
+        selection: selection(&args.view.filter),
         view: if args.tree {
             ReportView::Tree
         } else if args.lines {
@@ -103,7 +109,7 @@ pub fn flamegraph(args: &FlamegraphArgs) -> anyhow::Result<i32> {
     let profile = load(&args.view.input)?;
     let opts = FlamegraphOptions {
         collapse: CollapseOptions {
-            selection: selection(&args.view),
+            selection: selection(&args.view.filter),
             per_thread: args.per_thread,
             ..CollapseOptions::default()
         },
@@ -123,7 +129,7 @@ pub fn flamegraph(args: &FlamegraphArgs) -> anyhow::Result<i32> {
 pub fn collapse(args: &CollapseArgs) -> anyhow::Result<i32> {
     let profile = load(&args.view.input)?;
     let opts = CollapseOptions {
-        selection: selection(&args.view),
+        selection: selection(&args.view.filter),
         per_thread: args.per_thread,
         weights: if args.weights {
             WeightMode::Weight

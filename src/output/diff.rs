@@ -138,13 +138,7 @@ fn function_shares(
     }
     let groups = group_frames(&view, GroupBy::Function);
     let tallies = group_tallies(&view, &groups, &per_stack);
-    let share = |t: Tally| {
-        if total.weight > 0 {
-            100.0 * t.weight as f64 / total.weight as f64
-        } else {
-            100.0 * t.samples as f64 / total.samples as f64
-        }
-    };
+    let share = |t: Tally| t.percent_of(total);
     let mut shares = Shares::new();
     for (g, t) in tallies.iter().enumerate() {
         if t.total.samples == 0 {

@@ -113,17 +113,6 @@ fn header(view: &View<'_>, total: Tally) -> String {
     s
 }
 
-/// Share of `part` in `total`, by weight (by samples when weights are all zero).
-fn percent(part: Tally, total: Tally) -> f64 {
-    if total.weight > 0 {
-        100.0 * part.weight as f64 / total.weight as f64
-    } else if total.samples > 0 {
-        100.0 * part.samples as f64 / total.samples as f64
-    } else {
-        0.0
-    }
-}
-
 fn location(frame: &Frame, by: GroupBy) -> String {
     match by {
         GroupBy::Function => function_location(frame),
@@ -179,8 +168,8 @@ fn table(
         let _ = writeln!(
             out,
             "{:>6.2}%  {:>6.2}%  {:>9}  {:<width$}  {}",
-            percent(t.self_, total),
-            percent(t.total, total),
+            t.self_.percent_of(total),
+            t.total.percent_of(total),
             t.self_.samples,
             frame.function,
             location(frame, by)
@@ -198,7 +187,7 @@ fn tree(
     let groups = group_frames(view, GroupBy::Function);
     let nodes = call_tree(view, &groups, per_stack);
     let _ = writeln!(out, "{:>7}  {:>7}  Call tree", "Total%", "Self%");
-    let shown = |n: usize| percent(nodes[n].total, total) >= opts.min_percent;
+    let shown = |n: usize| nodes[n].total.percent_of(total) >= opts.min_percent;
     let sorted_children = |n: usize| {
         let mut c: Vec<usize> = nodes[n]
             .children
@@ -228,8 +217,8 @@ fn tree(
         let _ = writeln!(
             out,
             "{:>6.2}%  {:>6.2}%  {prefix}{branch}{}  {}",
-            percent(node.total, total),
-            percent(node.self_, total),
+            node.total.percent_of(total),
+            node.self_.percent_of(total),
             frame.function,
             function_location(frame)
         );

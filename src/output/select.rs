@@ -39,6 +39,18 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
+    /// This tally's share of `total` in percent: by weight, or by samples
+    /// when every weight is zero.
+    pub fn percent_of(self, total: Tally) -> f64 {
+        if total.weight > 0 {
+            100.0 * self.weight as f64 / total.weight as f64
+        } else if total.samples > 0 {
+            100.0 * self.samples as f64 / total.samples as f64
+        } else {
+            0.0
+        }
+    }
+
     pub fn add(&mut self, other: Tally) {
         self.samples += other.samples;
         self.weight = self.weight.saturating_add(other.weight);

@@ -68,15 +68,7 @@ pub fn top_table(profile: &Profile, opts: &TopOptions<'_>) -> Result<TopTable, O
     let groups = group_frames(&view, by);
     let all_groups = group_tallies(&view, &groups, &all);
     let recent_groups = group_tallies(&view, &groups, &recent);
-    let share = |part: Tally| {
-        if recent_total.weight > 0 {
-            100.0 * part.weight as f64 / recent_total.weight as f64
-        } else if recent_total.samples > 0 {
-            100.0 * part.samples as f64 / recent_total.samples as f64
-        } else {
-            0.0
-        }
-    };
+    let share = |part: Tally| part.percent_of(recent_total);
     let mut rows: Vec<TopRow> = (0..groups.example.len())
         .filter(|&g| all_groups[g].total.samples > 0)
         .map(|g| {
