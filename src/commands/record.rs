@@ -239,6 +239,18 @@ fn print_summary(outcome: &RecordOutcome, path: &str) {
             100.0 * consistent as f64 / meta.merged_samples as f64
         );
     }
+    if outcome.counts.unpaired > 0 {
+        eprintln!(
+            "pyperf: {} written without stacks: their thread ended before it could be stopped and read",
+            plural(outcome.counts.unpaired, "sample")
+        );
+    }
+    if outcome.counts.unwind_failed > 0 {
+        eprintln!(
+            "pyperf: {} could not be unwound past the first frame (code without unwind information or frame pointers)",
+            plural(outcome.counts.unwind_failed, "sample")
+        );
+    }
     if meta.lost_samples > 0 {
         eprintln!("pyperf: the kernel dropped {} samples because pyperf fell behind; use a larger ring (-m) or a lower rate (-F)", meta.lost_samples);
     }

@@ -83,11 +83,6 @@ impl RingBuffer {
             .store(tail, Ordering::Release);
     }
 
-    /// Bytes written by the kernel and not yet consumed.
-    pub fn pending(&self) -> u64 {
-        self.head().wrapping_sub(self.tail())
-    }
-
     fn data(&self) -> &[u8] {
         // SAFETY: the data area lies inside the mapping. Only the part between our
         // tail and the loaded head is read, which the kernel does not write until

@@ -336,8 +336,15 @@ impl Recorder {
 
     /// Writes the symbols of every address frame (symbolized once each, while
     /// the recording ran) and completes the file.
-    pub fn finish(mut self, meta: &Meta) -> Result<crate::profile::WriteSummary, ProfileError> {
+    /// `base` carries what the recorder does not know (lost samples, duration);
+    /// returns what was written, the file's final Meta and the run's counters.
+    pub fn finish(
+        mut self,
+        base: &Meta,
+    ) -> Result<(crate::profile::WriteSummary, Meta, RecordCounts), ProfileError> {
+        // Samples still waiting for their stop are written (and counted) first.
         self.pair_pending(u64::MAX, true)?;
+        let meta = self.meta(base);
         let symbols = self.background.finish();
         self.writer.write_symbols(symbols.frames)?;
         for warning in symbols
@@ -356,7 +363,8 @@ impl Recorder {
                 }
             }
         }
-        self.writer.finish(meta)
+        let written = self.writer.finish(&meta)?;
+        Ok((written, meta, self.counts))
     }
 
     /// A process exec'd a new program: what was learnt about the old one

@@ -346,11 +346,6 @@ impl Sampler {
             .collect()
     }
 
-    /// Bytes waiting in the rings.
-    pub fn pending_bytes(&self) -> u64 {
-        self.rings.iter().map(RingBuffer::pending).sum()
-    }
-
     /// Drains every ring and returns the records, sorted by time.
     pub fn drain(&mut self) -> Vec<Item> {
         let mut items = Vec::new();

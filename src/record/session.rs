@@ -10,7 +10,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::options::{CallGraph, Rate, RecordOptions};
-use super::recorder::Recorder;
+use super::recorder::{RecordCounts, Recorder};
 use super::sampler::{SampleTarget, Sampler, SamplerError};
 use crate::profile::{EventInfo, Header, Meta, ProfileError, ProfileWriter, WriteSummary};
 use crate::target::signals::SignalWatcher;
@@ -54,7 +54,8 @@ pub struct RecordOutcome {
     pub written: WriteSummary,
     pub meta: Meta,
     pub threads: usize,
-    pub unwind_failed: u64,
+    /// Counters beyond those the file keeps (failed unwinds, unpaired stops).
+    pub counts: RecordCounts,
     pub user_only: bool,
 }
 
@@ -254,13 +255,18 @@ fn run_loop(
     Ok(exit)
 }
 
+/// The run's figures so far, for checkpoints.
 pub(super) fn run_meta(sampler: &Sampler, recorder: &Recorder, started: Instant) -> Meta {
-    let base = Meta {
+    recorder.meta(&base_meta(sampler, started))
+}
+
+/// What the sampler and the clock know of the run (lost samples, duration).
+fn base_meta(sampler: &Sampler, started: Instant) -> Meta {
+    Meta {
         lost_samples: sampler.stats.lost,
         duration_ns: started.elapsed().as_nanos() as u64,
         ..Meta::default()
-    };
-    recorder.meta(&base)
+    }
 }
 
 pub(super) fn finish(
@@ -269,16 +275,15 @@ pub(super) fn finish(
     exit: Option<ExitStatus>,
     started: Instant,
 ) -> Result<RecordOutcome, RecordError> {
-    let meta = run_meta(&sampler, &recorder, started);
+    let base = base_meta(&sampler, started);
     let threads = recorder.thread_count();
-    let unwind_failed = recorder.counts.unwind_failed;
-    let written = recorder.finish(&meta)?;
+    let (written, meta, counts) = recorder.finish(&base)?;
     Ok(RecordOutcome {
         exit,
         written,
         meta,
         threads,
-        unwind_failed,
+        counts,
         user_only: sampler.user_only,
     })
 }

@@ -74,14 +74,6 @@ impl Tracer {
         Ok(tracer)
     }
 
-    pub fn is_traced(&self, tid: Pid) -> bool {
-        self.tracees.contains(&tid)
-    }
-
-    pub fn tracee_count(&self) -> usize {
-        self.tracees.len()
-    }
-
     /// Lets a stopped task run on, delivering nothing.
     pub fn resume(&self, tid: Pid) {
         let _ = ptrace::cont(tid, None);
